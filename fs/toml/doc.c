@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The document: its bytes, its nodes, the key index, and the read side of
+ * the API. Parsing is in parse.c, edits in edit.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void set_error(toml_error *err, const char *text, size_t len, size_t off,
+	       const char *fmt, ...)
+{
+	if (!err)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->line = 0;
+	err->col = 0;
+	if (!text)
+		return;
+	if (off > len)
+		off = len;
+	int line = 1;
+	size_t ls = 0;
+	for (const char *p = text; (p = memchr(p, '\n', (size_t)(text + off - p))); p++) {
+		line++;
+		ls = (size_t)(p - text) + 1;
+	}
+	err->line = line;
+	err->col = (int)(off - ls) + 1;
+}
+
+static uint32_t hash_key(uint32_t parent, const char *k, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ parent;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)k[i]) * 0x100000001b3ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static const char *key_of(const toml_doc *d, uint32_t n)
+{
+	return d->keys + d->nodes[n].key_off;
+}
+
+static int hash_grow(toml_doc *d)
+{
+	uint32_t cap = d->hash ? (d->hash_mask + 1) * 2 : 64;
+	uint32_t *h = malloc(sizeof(*h) * cap);
+	if (!h)
+		return -ENOMEM;
+	memset(h, 0xff, sizeof(*h) * cap);
+	uint32_t *old = d->hash;
+	uint32_t oldcap = old ? d->hash_mask + 1 : 0;
+	d->hash = h;
+	d->hash_mask = cap - 1;
+	for (uint32_t i = 0; i < oldcap; i++) {
+		if (old[i] == NONE)
+			continue;
+		const struct tnode *nd = &d->nodes[old[i]];
+		uint32_t s = hash_key(nd->parent, key_of(d, old[i]), nd->key_len) & d->hash_mask;
+		while (h[s] != NONE)
+			s = (s + 1) & d->hash_mask;
+		h[s] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+int doc_hash_insert(toml_doc *d, uint32_t n)
+{
+	/* keep the load under one half: the table holds every keyed node */
+	if (!d->hash || d->nnodes * 2 > d->hash_mask) {
+		int r = hash_grow(d);
+		if (r < 0)
+			return r;
+	}
+	const struct tnode *nd = &d->nodes[n];
+	uint32_t s = hash_key(nd->parent, key_of(d, n), nd->key_len) & d->hash_mask;
+	while (d->hash[s] != NONE)
+		s = (s + 1) & d->hash_mask;
+	d->hash[s] = n;
+	return 0;
+}
+
+uint32_t doc_lookup(const toml_doc *d, uint32_t parent, const char *key, size_t klen)
+{
+	if (!d->hash)
+		return NONE;
+	uint32_t s = hash_key(parent, key, klen) & d->hash_mask;
+	for (uint32_t id; (id = d->hash[s]) != NONE; s = (s + 1) & d->hash_mask) {
+		const struct tnode *nd = &d->nodes[id];
+		if (nd->parent == parent && nd->key_len == klen &&
+		    !memcmp(key_of(d, id), key, klen))
+			return id;
+	}
+	return NONE;
+}
+
+int doc_new_node(toml_doc *d, uint32_t parent, toml_type type, toml_form form,
+		 uint32_t *out)
+{
+	if (d->nnodes == d->cap) {
+		uint32_t cap = d->cap ? d->cap * 2 : 64;
+		struct tnode *nn = realloc(d->nodes, sizeof(*nn) * cap);
+		if (!nn)
+			return -ENOMEM;
+		d->nodes = nn;
+		d->cap = cap;
+	}
+	uint32_t id = d->nnodes++;
+	struct tnode *n = &d->nodes[id];
+	memset(n, 0xff, sizeof(*n));
+	n->count = 0;
+	n->type = (uint8_t)type;
+	n->form = (uint8_t)form;
+	n->flags = 0;
+	n->parent = parent;
+	if (parent != NONE) {
+		struct tnode *p = &d->nodes[parent];
+		if (p->last == NONE)
+			p->first = id;
+		else
+			d->nodes[p->last].next = id;
+		p->last = id;
+		p->count++;
+	}
+	*out = id;
+	return 0;
+}
+
+int doc_set_key(toml_doc *d, uint32_t n, const char *key, size_t klen)
+{
+	if (klen > UINT32_MAX - d->keys_len - 1)
+		return -EFBIG;
+	if (d->keys_len + klen + 1 > d->keys_cap) {
+		uint32_t cap = d->keys_cap ? d->keys_cap : 256;
+		while (cap < d->keys_len + klen + 1)
+			cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
+		char *k = realloc(d->keys, cap);
+		if (!k)
+			return -ENOMEM;
+		d->keys = k;
+		d->keys_cap = cap;
+	}
+	if (klen)
+		memcpy(d->keys + d->keys_len, key, klen);
+	d->keys[d->keys_len + klen] = '\0';
+	d->nodes[n].key_off = d->keys_len;
+	d->nodes[n].key_len = (uint32_t)klen;
+	d->keys_len += (uint32_t)klen + 1;
+	return doc_hash_insert(d, n);
+}
+
+void doc_clear(toml_doc *d)
+{
+	free(d->nodes);
+	free(d->keys);
+	free(d->hash);
+	free(d->segs);
+	free(d->headers);
+	d->nodes = NULL;
+	d->keys = NULL;
+	d->hash = NULL;
+	d->segs = NULL;
+	d->headers = NULL;
+	d->nnodes = d->cap = d->keys_len = d->keys_cap = 0;
+	d->nsegs = d->segs_cap = d->nheaders = d->headers_cap = 0;
+	d->hash_mask = 0;
+}
+
+int toml_parse(const char *text, size_t len, toml_doc **out, toml_error *err)
+{
+	if (len >= UINT32_MAX - 1) {
+		set_error(err, NULL, 0, 0, "the document is larger than 4 GiB");
+		return -EFBIG;
+	}
+	toml_doc *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->text = malloc(len + 1);
+	if (!d->text) {
+		free(d);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(d->text, text, len);
+	d->text[len] = '\0';
+	d->len = (uint32_t)len;
+	int r = parse_into(d, err);
+	if (r < 0) {
+		toml_free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
+void toml_free(toml_doc *doc)
+{
+	if (!doc)
+		return;
+	doc_clear(doc);
+	free(doc->text);
+	free(doc);
+}
+
+const char *toml_text(const toml_doc *doc, size_t *len)
+{
+	if (len)
+		*len = doc->len;
+	return doc->text;
+}
+
+int toml_clone(const toml_doc *doc, toml_doc **out)
+{
+	return toml_parse(doc->text, doc->len, out, NULL);
+}
+
+const char *toml_eol(const toml_doc *doc)
+{
+	return doc->crlf ? "\r\n" : "\n";
+}
+
+static bool valid(const toml_doc *d, uint32_t n)
+{
+	return n < d->nnodes;
+}
+
+size_t toml_node_count_all(const toml_doc *doc) { return doc->nnodes; }
+
+toml_type toml_type_of(const toml_doc *doc, uint32_t n)
+{
+	return valid(doc, n) ? (toml_type)doc->nodes[n].type : TOML_TABLE;
+}
+
+toml_form toml_form_of(const toml_doc *doc, uint32_t n)
+{
+	return valid(doc, n) ? (toml_form)doc->nodes[n].form : TOML_FORM_PLAIN;
+}
+
+uint32_t toml_parent(const toml_doc *doc, uint32_t n)
+{
+	return valid(doc, n) ? doc->nodes[n].parent : NONE;
+}
+
+uint32_t toml_first(const toml_doc *doc, uint32_t n)
+{
+	return valid(doc, n) ? doc->nodes[n].first : NONE;
+}
+
+uint32_t toml_next(const toml_doc *doc, uint32_t n)
+{
+	return valid(doc, n) ? doc->nodes[n].next : NONE;
+}
+
+size_t toml_count(const toml_doc *doc, uint32_t n)
+{
+	return valid(doc, n) ? doc->nodes[n].count : 0;
+}
+
+uint32_t toml_get(const toml_doc *doc, uint32_t t, const char *key, size_t klen)
+{
+	if (!valid(doc, t) || doc->nodes[t].type != TOML_TABLE)
+		return NONE;
+	return doc_lookup(doc, t, key, klen);
+}
+
+uint32_t toml_at(const toml_doc *doc, uint32_t a, size_t i)
+{
+	if (!valid(doc, a) || doc->nodes[a].type != TOML_ARRAY)
+		return NONE;
+	uint32_t c = doc->nodes[a].first;
+	while (c != NONE && i--)
+		c = doc->nodes[c].next;
+	return c;
+}
+
+const char *toml_key(const toml_doc *doc, uint32_t n, size_t *len)
+{
+	if (!valid(doc, n) || doc->nodes[n].key_off == NONE)
+		return NULL;
+	if (len)
+		*len = doc->nodes[n].key_len;
+	return key_of(doc, n);
+}
+
+const char *toml_raw(const toml_doc *doc, uint32_t n, size_t *len)
+{
+	if (!valid(doc, n))
+		return NULL;
+	const struct tnode *nd = &doc->nodes[n];
+	if (nd->vstart == NONE || nd->form == TOML_FORM_HEADER || nd->form == TOML_FORM_ENTRY ||
+	    n == TOML_ROOT)
+		return NULL;
+	if (len)
+		*len = nd->vend - nd->vstart;
+	return doc->text + nd->vstart;
+}
+
+int toml_span(const toml_doc *doc, uint32_t n, size_t *start, size_t *end)
+{
+	if (!valid(doc, n) || doc->nodes[n].vstart == NONE)
+		return -ENOENT;
+	*start = doc->nodes[n].vstart;
+	*end = doc->nodes[n].vend;
+	return 0;
+}
+
+int toml_line_of(const toml_doc *doc, size_t offset)
+{
+	toml_error e;
+	set_error(&e, doc->text, doc->len, offset, "-");
+	return e.line;
+}
+
+int toml_get_string(const toml_doc *doc, uint32_t n, char **out, size_t *len)
+{
+	if (!valid(doc, n) || doc->nodes[n].type != TOML_STRING)
+		return -EINVAL;
+	const struct tnode *nd = &doc->nodes[n];
+	struct buf b = BUF_INIT;
+	int r = decode_string(doc->text + nd->vstart, nd->vend - nd->vstart,
+			      (toml_form)nd->form, &b);
+	if (r < 0) {
+		buf_free(&b);
+		return r;
+	}
+	*out = buf_steal(&b, len);
+	return *out ? 0 : -ENOMEM;
+}
+
+int toml_get_int(const toml_doc *doc, uint32_t n, int64_t *out)
+{
+	if (!valid(doc, n) || doc->nodes[n].type != TOML_INTEGER)
+		return -EINVAL;
+	const struct tnode *nd = &doc->nodes[n];
+	return decode_int(doc->text + nd->vstart, nd->vend - nd->vstart, (toml_form)nd->form, out);
+}
+
+int toml_get_float(const toml_doc *doc, uint32_t n, double *out)
+{
+	if (!valid(doc, n) || doc->nodes[n].type != TOML_FLOAT)
+		return -EINVAL;
+	const struct tnode *nd = &doc->nodes[n];
+	return decode_float(doc->text + nd->vstart, nd->vend - nd->vstart, out);
+}
+
+int toml_get_bool(const toml_doc *doc, uint32_t n, bool *out)
+{
+	if (!valid(doc, n) || doc->nodes[n].type != TOML_BOOL)
+		return -EINVAL;
+	*out = doc->text[doc->nodes[n].vstart] == 't';
+	return 0;
+}
+
+const char *toml_type_name(toml_type type)
+{
+	static const char *const names[] = {
+		[TOML_STRING] = "string",
+		[TOML_INTEGER] = "integer",
+		[TOML_FLOAT] = "float",
+		[TOML_BOOL] = "boolean",
+		[TOML_DATETIME] = "offset date-time",
+		[TOML_DATETIME_LOCAL] = "local date-time",
+		[TOML_DATE_LOCAL] = "local date",
+		[TOML_TIME_LOCAL] = "local time",
+		[TOML_ARRAY] = "array",
+		[TOML_TABLE] = "table",
+	};
+	return (unsigned)type <= TOML_TABLE ? names[type] : "unknown";
+}
