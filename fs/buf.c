@@ -87,6 +87,7 @@ char *buf_steal(struct buf *b, size_t *len)
 	if (!b->p && buf_reserve(b, 0) < 0)
 		return NULL;
 	char *p = b->p;
+	p[b->len] = '\0';
 	if (len)
 		*len = b->len;
 	b->p = NULL;

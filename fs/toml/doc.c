@@ -36,12 +36,21 @@ void set_error(toml_error *err, const char *text, size_t len, size_t off,
 	err->col = (int)(off - ls) + 1;
 }
 
-static uint32_t hash_key(uint32_t parent, const char *k, size_t n)
+uint32_t doc_key_hash(uint32_t parent, const char *k, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ parent;
+	uint64_t h = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)k[i]) * 0x100000001b3ull;
-	return (uint32_t)(h ^ (h >> 32));
+	/* The same keys recur under many parents ("name" in every runner):
+	 * mix the parent in and finish with a full avalanche (murmur3's
+	 * fmix64), or the probe chains grow long. */
+	h ^= (uint64_t)parent * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (uint32_t)h;
 }
 
 static const char *key_of(const toml_doc *d, uint32_t n)
@@ -49,23 +58,22 @@ static const char *key_of(const toml_doc *d, uint32_t n)
 	return d->keys + d->nodes[n].key_off;
 }
 
-static int hash_grow(toml_doc *d)
+static int hash_alloc(toml_doc *d, uint32_t cap)
 {
-	uint32_t cap = d->hash ? (d->hash_mask + 1) * 2 : 64;
-	uint32_t *h = malloc(sizeof(*h) * cap);
+	struct slot *h = malloc(sizeof(*h) * cap);
 	if (!h)
 		return -ENOMEM;
 	memset(h, 0xff, sizeof(*h) * cap);
-	uint32_t *old = d->hash;
+	struct slot *old = d->hash;
 	uint32_t oldcap = old ? d->hash_mask + 1 : 0;
 	d->hash = h;
 	d->hash_mask = cap - 1;
+	/* the stored hashes spare a visit to every node and key */
 	for (uint32_t i = 0; i < oldcap; i++) {
-		if (old[i] == NONE)
+		if (old[i].id == NONE)
 			continue;
-		const struct tnode *nd = &d->nodes[old[i]];
-		uint32_t s = hash_key(nd->parent, key_of(d, old[i]), nd->key_len) & d->hash_mask;
-		while (h[s] != NONE)
+		uint32_t s = old[i].h & d->hash_mask;
+		while (h[s].id != NONE)
 			s = (s + 1) & d->hash_mask;
 		h[s] = old[i];
 	}
@@ -73,28 +81,43 @@ static int hash_grow(toml_doc *d)
 	return 0;
 }
 
-int doc_hash_insert(toml_doc *d, uint32_t n)
+int doc_hash_reserve(toml_doc *d, size_t keys)
+{
+	uint32_t cap = 64;
+	while (cap < keys * 2 && cap < (1u << 31))
+		cap *= 2;
+	return d->hash && d->hash_mask + 1 >= cap ? 0 : hash_alloc(d, cap);
+}
+
+static int hash_insert_h(toml_doc *d, uint32_t n, uint32_t h)
 {
 	/* keep the load under one half: the table holds every keyed node */
 	if (!d->hash || d->nnodes * 2 > d->hash_mask) {
-		int r = hash_grow(d);
+		int r = hash_alloc(d, d->hash ? (d->hash_mask + 1) * 2 : 64);
 		if (r < 0)
 			return r;
 	}
-	const struct tnode *nd = &d->nodes[n];
-	uint32_t s = hash_key(nd->parent, key_of(d, n), nd->key_len) & d->hash_mask;
-	while (d->hash[s] != NONE)
+	uint32_t s = h & d->hash_mask;
+	while (d->hash[s].id != NONE)
 		s = (s + 1) & d->hash_mask;
-	d->hash[s] = n;
+	d->hash[s] = (struct slot){n, h};
 	return 0;
 }
 
 uint32_t doc_lookup(const toml_doc *d, uint32_t parent, const char *key, size_t klen)
 {
+	return doc_lookup_h(d, parent, key, klen, doc_key_hash(parent, key, klen));
+}
+
+uint32_t doc_lookup_h(const toml_doc *d, uint32_t parent, const char *key, size_t klen,
+		      uint32_t h)
+{
 	if (!d->hash)
 		return NONE;
-	uint32_t s = hash_key(parent, key, klen) & d->hash_mask;
-	for (uint32_t id; (id = d->hash[s]) != NONE; s = (s + 1) & d->hash_mask) {
+	for (uint32_t s = h & d->hash_mask; d->hash[s].id != NONE; s = (s + 1) & d->hash_mask) {
+		if (d->hash[s].h != h)
+			continue;
+		uint32_t id = d->hash[s].id;
 		const struct tnode *nd = &d->nodes[id];
 		if (nd->parent == parent && nd->key_len == klen &&
 		    !memcmp(key_of(d, id), key, klen))
@@ -137,6 +160,11 @@ int doc_new_node(toml_doc *d, uint32_t parent, toml_type type, toml_form form,
 
 int doc_set_key(toml_doc *d, uint32_t n, const char *key, size_t klen)
 {
+	return doc_set_key_h(d, n, key, klen, doc_key_hash(d->nodes[n].parent, key, klen));
+}
+
+int doc_set_key_h(toml_doc *d, uint32_t n, const char *key, size_t klen, uint32_t h)
+{
 	if (klen > UINT32_MAX - d->keys_len - 1)
 		return -EFBIG;
 	if (d->keys_len + klen + 1 > d->keys_cap) {
@@ -155,7 +183,7 @@ int doc_set_key(toml_doc *d, uint32_t n, const char *key, size_t klen)
 	d->nodes[n].key_off = d->keys_len;
 	d->nodes[n].key_len = (uint32_t)klen;
 	d->keys_len += (uint32_t)klen + 1;
-	return doc_hash_insert(d, n);
+	return hash_insert_h(d, n, h);
 }
 
 void doc_clear(toml_doc *d)

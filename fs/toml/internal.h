@@ -53,6 +53,11 @@ struct seg {
 	uint32_t node, start, end;
 };
 
+struct slot {
+	uint32_t id; /* NONE: empty */
+	uint32_t h;
+};
+
 struct toml_doc {
 	char *text; /* NUL-terminated */
 	uint32_t len;
@@ -62,7 +67,7 @@ struct toml_doc {
 	uint32_t nnodes, cap;
 	char *keys;
 	uint32_t keys_len, keys_cap;
-	uint32_t *hash; /* node ids; NONE = empty slot */
+	struct slot *hash; /* keyed nodes, by (parent, key) */
 	uint32_t hash_mask;
 	struct seg *segs;
 	uint32_t nsegs, segs_cap;
@@ -75,7 +80,12 @@ int doc_new_node(toml_doc *d, uint32_t parent, toml_type type, toml_form form,
 		 uint32_t *out);
 int doc_set_key(toml_doc *d, uint32_t n, const char *key, size_t klen);
 uint32_t doc_lookup(const toml_doc *d, uint32_t parent, const char *key, size_t klen);
-int doc_hash_insert(toml_doc *d, uint32_t n);
+/* The same, with the hash of (parent, key) computed once by the caller. */
+uint32_t doc_key_hash(uint32_t parent, const char *key, size_t klen);
+uint32_t doc_lookup_h(const toml_doc *d, uint32_t parent, const char *key, size_t klen,
+		      uint32_t h);
+int doc_set_key_h(toml_doc *d, uint32_t n, const char *key, size_t klen, uint32_t h);
+int doc_hash_reserve(toml_doc *d, size_t keys);
 void doc_clear(toml_doc *d);
 void set_error(toml_error *err, const char *text, size_t len, size_t off,
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -96,7 +106,8 @@ int scan_bare_scalar(const char *s, size_t len, size_t pos, size_t *end,
 int decode_int(const char *s, size_t len, toml_form form, int64_t *out);
 int decode_float(const char *s, size_t len, double *out);
 int decode_string(const char *s, size_t len, toml_form form, struct buf *out);
-bool is_bare_key_char(unsigned char c);
+extern const unsigned char bare_key_chars[256];
+static inline bool is_bare_key_char(unsigned char c) { return bare_key_chars[c]; }
 
 /* value.c */
 int encode_key(struct buf *out, const char *key, size_t klen);

@@ -20,6 +20,7 @@
 struct kseg {
 	uint32_t off, len;   /* decoded key in p->kb */
 	uint32_t start, end; /* spelling in the text */
+	uint32_t parent, h;  /* the table it was last looked up in, and the hash */
 };
 
 struct parser {
@@ -194,7 +195,7 @@ static int parse_key(struct parser *p)
 			return fail(p, start, "expected a key (bare keys use A-Z a-z 0-9 _ -; quote anything else)");
 		}
 		p->keys[p->nkeys++] = (struct kseg){off, (uint32_t)(p->kb.len - off),
-						    (uint32_t)start, (uint32_t)p->pos};
+						    (uint32_t)start, (uint32_t)p->pos, NONE, 0};
 		skip_ws(p);
 		if (p->pos < p->len && p->s[p->pos] == '.') {
 			p->pos++;
@@ -219,13 +220,24 @@ static int add_seg(struct parser *p, uint32_t node, size_t i)
 	return 0;
 }
 
+static uint32_t seg_hash(struct parser *p, uint32_t t, size_t i)
+{
+	struct kseg *k = &p->keys[i];
+	if (k->parent != t) {
+		k->parent = t;
+		k->h = doc_key_hash(t, p->kb.p + k->off, k->len);
+	}
+	return k->h;
+}
+
 static int new_keyed(struct parser *p, uint32_t parent, size_t i, toml_type type,
 		     toml_form form, uint32_t *out)
 {
 	int r = doc_new_node(p->d, parent, type, form, out);
 	if (r < 0)
 		return r;
-	r = doc_set_key(p->d, *out, p->kb.p + p->keys[i].off, p->keys[i].len);
+	r = doc_set_key_h(p->d, *out, p->kb.p + p->keys[i].off, p->keys[i].len,
+			  seg_hash(p, parent, i));
 	if (r < 0)
 		return r;
 	return add_seg(p, *out, i);
@@ -233,7 +245,7 @@ static int new_keyed(struct parser *p, uint32_t parent, size_t i, toml_type type
 
 static uint32_t lookup_seg(struct parser *p, uint32_t t, size_t i)
 {
-	return doc_lookup(p->d, t, p->kb.p + p->keys[i].off, p->keys[i].len);
+	return doc_lookup_h(p->d, t, p->kb.p + p->keys[i].off, p->keys[i].len, seg_hash(p, t, i));
 }
 
 static int parse_value(struct parser *p, uint32_t parent, size_t key, uint32_t *out);
@@ -635,7 +647,10 @@ int parse_into(toml_doc *d, toml_error *err)
 		d->bom = 3;
 	const char *nl = memchr(d->text, '\n', d->len);
 	d->crlf = nl && nl > d->text && nl[-1] == '\r';
-	if ((r = doc_new_node(d, NONE, TOML_TABLE, TOML_FORM_ROOT, &root)) < 0)
+	/* a key every ~24 bytes is typical of config files; sizing up front
+	 * spares the rehashes */
+	if ((r = doc_hash_reserve(d, d->len / 24)) < 0 ||
+	    (r = doc_new_node(d, NONE, TOML_TABLE, TOML_FORM_ROOT, &root)) < 0)
 		return r;
 	d->nodes[root].home = root;
 	p.pos = d->bom;

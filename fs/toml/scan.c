@@ -17,11 +17,17 @@
 
 static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-bool is_bare_key_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-	       c == '_' || c == '-';
-}
+/* A-Z a-z 0-9 _ - (bytes 128-255 are zero) */
+const unsigned char bare_key_chars[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+};
 
 size_t utf8_len(const char *str, size_t len, size_t pos)
 {
@@ -173,6 +179,16 @@ int scan_string(const char *s, size_t len, size_t pos, size_t *end,
 			i += 2;
 	}
 	for (;;) {
+		/* most of a string is plain printable ASCII: take it in one go */
+		size_t plain = i;
+		while (plain < len && (unsigned char)s[plain] >= 0x20 && (unsigned char)s[plain] < 0x7f &&
+		       s[plain] != q && s[plain] != '\\')
+			plain++;
+		if (plain > i) {
+			if (out && (r = buf_add(out, s + i, plain - i)) < 0)
+				return r;
+			i = plain;
+		}
 		if (i >= len)
 			return FAIL(e, pos, ml ? "the multi-line string is never closed"
 					       : "the string is never closed");
@@ -223,7 +239,9 @@ int scan_string(const char *s, size_t len, size_t pos, size_t *end,
 			if (c == '\r') {
 				if (i + 1 >= len || s[i + 1] != '\n')
 					return FAIL(e, i, "a carriage return must be followed by a line feed");
-				if (out && (r = buf_add(out, "\r\n", 2)) < 0)
+				/* a line break is a line break, whichever
+				 * way the file spells it (as tomllib reads it) */
+				if (out && (r = buf_addc(out, '\n')) < 0)
 					return r;
 				i += 2;
 				continue;

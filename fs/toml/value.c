@@ -84,10 +84,9 @@ static int write_ml_basic(struct buf *out, const char *s, size_t n, bool nl_open
 			for (size_t k = 0; r >= 0 && k < run; k++)
 				r = run >= 3 ? buf_add(out, "\\\"", 2) : buf_addc(out, '"');
 			i += run - 1;
-		} else if (c == '\r' && i + 1 < n && s[i + 1] == '\n') {
-			r = buf_add(out, "\r\n", 2);
-			i++;
-		} else if (c == '\\' || (is_ctl(c) && c != '\n' && c != '\t')) {
+		} else if (c == '\n') {
+			r = buf_adds(out, eol); /* the file's own line breaks */
+		} else if (c == '\\' || (is_ctl(c) && c != '\t')) {
 			r = add_escape(out, c);
 		} else {
 			r = buf_addc(out, (char)c);
@@ -110,8 +109,8 @@ static bool fits_ml_literal(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '\r' && i + 1 < n && s[i + 1] == '\n')
-			continue;
+		/* a CR could only be written as a line break, which reads back
+		 * as \n alone */
 		if (is_ctl(c) && c != '\t' && c != '\n')
 			return false;
 		if (c == '\'' && i + 2 < n && s[i + 1] == '\'' && s[i + 2] == '\'')
@@ -137,8 +136,8 @@ static int write_string(struct buf *out, const char *s, size_t n, toml_form hint
 			int r = buf_add(out, "'''", 3);
 			if (r >= 0 && (nl_open || starts_with_newline(s, n)))
 				r = buf_adds(out, eol);
-			if (r >= 0)
-				r = buf_add(out, s, n);
+			for (size_t i = 0; r >= 0 && i < n; i++)
+				r = s[i] == '\n' ? buf_adds(out, eol) : buf_addc(out, s[i]);
 			return r < 0 ? r : buf_add(out, "'''", 3);
 		}
 		return write_ml_basic(out, s, n, nl_open, eol);
