@@ -120,7 +120,7 @@ uint32_t doc_lookup_h(const toml_doc *d, uint32_t parent, const char *key, size_
 		uint32_t id = d->hash[s].id;
 		const struct tnode *nd = &d->nodes[id];
 		if (nd->parent == parent && nd->key_len == klen &&
-		    !memcmp(key_of(d, id), key, klen))
+		    (klen == 0 || !memcmp(key_of(d, id), key, klen)))
 			return id;
 	}
 	return NONE;

@@ -138,6 +138,9 @@ static int end_of_line(struct parser *p, const char *after)
 		eat_newline(p);
 		return 0;
 	}
+	unsigned char c = (unsigned char)p->s[p->pos];
+	if (c < 0x20 || c == 0x7f)
+		return fail(p, p->pos, "control character U+%04X is not allowed here", c);
 	return fail(p, p->pos, "expected the end of the line after %s", after);
 }
 
