@@ -13,18 +13,10 @@
 #include <unistd.h>
 
 #include "runnerfs/buf.h"
+#include "runnerfs/daemon.h"
+#include "runnerfs/schema.h"
 #include "runnerfs/toml.h"
 
-static void usage(FILE *out)
-{
-	fputs("usage: runnerfs --check FILE    check that FILE is a valid config.toml\n"
-	      "       runnerfs --version\n"
-	      "       runnerfs --help\n"
-	      "\n"
-	      "--check prints nothing and exits 0 when FILE is valid, and prints\n"
-	      "FILE:LINE:COLUMN: what is wrong, and exits 1, when it is not.\n",
-	      out);
-}
 
 static int read_all(const char *path, struct buf *b)
 {
@@ -51,6 +43,109 @@ static int read_all(const char *path, struct buf *b)
 	return r;
 }
 
+/* ---- schema checks (--check) and the key reference (--schema) ---- */
+
+static void report_problem(void *arg, int severity, int line, const char *path,
+			   const char *msg)
+{
+	const char *file = arg;
+	const char *what = severity >= 2 ? "error" : "warning";
+	if (line > 0)
+		fprintf(stderr, "%s:%d: %s: %s%s%s\n", file, line, what, path, *path ? ": " : "",
+			msg);
+	else
+		fprintf(stderr, "%s: %s: %s%s%s\n", file, what, path, *path ? ": " : "", msg);
+}
+
+/* 1 when doc breaks the schema (an error), 0 otherwise. */
+static int check_schema(const char *file, const toml_doc *doc)
+{
+	return schema_check_doc(doc, report_problem, (void *)file) > 0 ? 1 : 0;
+}
+
+static void md_cell(const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputs("\\|", stdout);
+		else if (*s == '\n')
+			fputc(' ', stdout);
+		else
+			fputc(*s, stdout);
+	}
+}
+
+static void md_table(const struct schema_table *t, bool entries)
+{
+	if (!*t->path)
+		printf("\n## Global keys\n\n");
+	else
+		printf(entries ? "\n## [[%s]]\n\n" : "\n## [%s]\n\n", t->path);
+	printf("| key | type | default | secret | description |\n"
+	       "| --- | --- | --- | --- | --- |\n");
+	for (size_t i = 0; i < t->nkeys; i++) {
+		const struct schema_key *k = &t->keys[i];
+		printf("| `%s` | ", k->name);
+		switch (k->kind) {
+		case SK_TABLE:
+			printf("table [%s]", k->table->path);
+			break;
+		case SK_ENTRIES:
+			printf("array of tables [[%s]]", k->table->path);
+			break;
+		case SK_MAP:
+			printf("table of %s values", schema_type_name(k->type));
+			break;
+		case SK_VALUE:
+			printf("%s", schema_type_name(k->type));
+			break;
+		}
+		printf(" | ");
+		if (k->def) {
+			fputc('`', stdout);
+			md_cell(k->def);
+			fputc('`', stdout);
+		}
+		printf(" | %s | ", k->flags & SF_SECRET ? "yes" : "");
+		md_cell(k->doc);
+		if (k->allowed) {
+			printf(". One of:");
+			bool empty = false;
+			for (const char *const *a = k->allowed; *a; a++) {
+				if (!**a) {
+					empty = true;
+					continue;
+				}
+				printf("%s `%s`", a == k->allowed ? "" : ",", *a);
+			}
+			if (empty)
+				printf(" (or empty)");
+		}
+		if (k->rule || k->key_rule)
+			printf(". Checked by a rule of the runner");
+		if (k->flags & SF_RESTART)
+			printf(". Read only when the runner starts");
+		printf(" |\n");
+	}
+	for (size_t i = 0; i < t->nkeys; i++) {
+		const struct schema_key *k = &t->keys[i];
+		if ((k->kind == SK_TABLE || k->kind == SK_ENTRIES) && k->table)
+			md_table(k->table, k->kind == SK_ENTRIES);
+	}
+}
+
+static int print_schema(void)
+{
+	printf("# config.toml keys\n\n"
+	       "Every key runnerfs knows, by table, as GitLab Runner spells it. Generated\n"
+	       "from the schema (`fs/schema.c`) by `runnerfs --schema`; do not edit by\n"
+	       "hand (`ninja -C build update-keys-md` rewrites this file). Secrets are\n"
+	       "files of mode 0600. Keys not listed here are shown with the type they\n"
+	       "have in the file; `runnerfs --check` warns about them.\n");
+	md_table(schema_root(), false);
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 2;
+}
+
 static int check(const char *path)
 {
 	struct buf b = BUF_INIT;
@@ -71,22 +166,17 @@ static int check(const char *path)
 			fprintf(stderr, "%s: %s\n", path, r == -ENOMEM ? "out of memory" : err.msg);
 		return 1;
 	}
+	int bad = check_schema(path, doc);
 	toml_free(doc);
-	return 0;
+	return bad;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--check"))
 		return check(argv[2]);
-	if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
-		printf("runnerfs %s\n", RUNNERFS_VERSION);
-		return 0;
-	}
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return 0;
-	}
-	usage(stderr);
-	return 2;
+	if (argc == 2 && !strcmp(argv[1], "--schema"))
+		return print_schema();
+	/* everything else is a mount (and its --help, --version) */
+	return daemon_main(argc, argv);
 }

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * .runnerfs/: what the daemon can tell about itself. Never a secret: the
+ * status names paths and states, errors name paths and reasons.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "runnerfs/control.h"
+
+static void iso(const struct timespec *ts, char *out, size_t n)
+{
+	if (!ts->tv_sec) {
+		snprintf(out, n, "never");
+		return;
+	}
+	struct tm tm;
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int status(struct rfs *fs, struct buf *out)
+{
+	char written[32], loaded[32];
+	iso(&fs->last_write, written, sizeof(written));
+	iso(&fs->loaded_mtime, loaded, sizeof(loaded));
+	size_t len;
+	toml_text(fs->doc, &len);
+	int r = buf_addf(out,
+			 "config: %s\n"
+			 "generation: %llu\n"
+			 "size: %zu\n"
+			 "last write: %s\n"
+			 "file mtime when read: %s\n"
+			 "parses: %s\n",
+			 fs->disk.path, (unsigned long long)fs->generation, len, written, loaded,
+			 fs->disk_state == 0 ? "yes" : "no");
+	if (r >= 0 && fs->disk_state != 0)
+		r = buf_addf(out, "parse error: %s\n"
+				  "showing: the last version that parsed; writes fail with EIO until the file is fixed\n",
+			     fs->disk_error);
+	if (r >= 0)
+		r = buf_addf(out, "write mode: %s\n", fs->disk.in_place ? "in place (CONFIG is a bind-mounted file)"
+									: "atomic (temp file + rename)");
+	if (r >= 0)
+		r = buf_addf(out, "read-only: %s\nbackups: %d kept of %d\nreload: %s\n", fs->opt.ro ? "yes" : "no",
+			     fs->nhistory, fs->opt.backups, fs->opt.reload ? fs->opt.reload : "none");
+	if (r >= 0)
+		r = buf_addf(out, "errors: %d\n", fs->nerrors);
+	return r;
+}
+
+int control_render(struct rfs *fs, const struct tree_ref *r, struct buf *out)
+{
+	if (r->kind == TK_HISTFILE) {
+		if (r->index < 1 || r->index > fs->nhistory)
+			return -ENOENT;
+		const struct rfs_version *v = &fs->history[r->index - 1];
+		return buf_add(out, v->text, v->len);
+	}
+	if (r->kind != TK_CTLFILE)
+		return -EINVAL;
+	switch (r->index) {
+	case CTL_STATUS:
+		return status(fs, out);
+	case CTL_ERRORS:
+		for (int i = 0; i < fs->nerrors; i++) {
+			int rc = buf_addf(out, "%s\n", fs->errors[(fs->errors_head + i) % RFS_ERRORS_KEPT]);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	case CTL_RELOAD:
+		return 0;
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mounting: options (the fuse_opt table, so that `mount -t fuse.runnerfs`
+ * and /etc/fstab work through mount.fuse3), start-up checks with messages
+ * that say what to do, then fuse_main().
+ */
+#define FUSE_USE_VERSION 31
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runnerfs/daemon.h"
+#include "runnerfs/ops.h"
+#include "runnerfs/rfs.h"
+#include "runnerfs/txn.h"
+
+enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_RO, KEY_ALLOW_OTHER, KEY_DEFPERM };
+
+#define RFS_OPT(t, p, v) { t, offsetof(struct rfs_opts, p), v }
+
+static const struct fuse_opt rfs_opts_spec[] = {
+	RFS_OPT("reload=%s", reload, 0),
+	RFS_OPT("docker_host=%s", docker_host, 0),
+	RFS_OPT("reload_delay=%d", reload_delay, 0),
+	RFS_OPT("backups=%d", backups, 0),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FG),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFPERM),
+	FUSE_OPT_END,
+};
+
+void daemon_usage(FILE *out)
+{
+	fputs("usage: runnerfs [OPTIONS] CONFIG MOUNTPOINT\n"
+	      "       runnerfs --check FILE\n"
+	      "       runnerfs --schema\n"
+	      "\n"
+	      "Mounts GitLab Runner's config.toml (CONFIG) as directories and files at\n"
+	      "MOUNTPOINT. Every change is checked and written back atomically.\n"
+	      "\n"
+	      "options:\n"
+	      "  -o reload=none|docker:CONTAINER|pid:PIDFILE|signal:PID\n"
+	      "                         how the runner is told to reload (default none:\n"
+	      "                         the runner notices a new mtime within 3 s)\n"
+	      "  -o docker_host=URL     Docker Engine API (default $DOCKER_HOST, else\n"
+	      "                         unix:///var/run/docker.sock)\n"
+	      "  -o reload_delay=MS     quiet time that makes a burst one reload (300)\n"
+	      "  -o backups=N           previous versions kept in .runnerfs/history (5)\n"
+	      "  -o ro                  read-only view\n"
+	      "  -o allow_other         let other users in (turns on default_permissions)\n"
+	      "  -f                     stay in the foreground, log to stderr\n"
+	      "  -d                     debug: foreground, log every request\n"
+	      "  -s                     single-threaded\n"
+	      "  -h, --help             this text\n"
+	      "  -V, --version          the version\n"
+	      "  --check FILE           check FILE as a config.toml and exit (0: valid)\n"
+	      "  --schema               print every key runnerfs knows, as Markdown\n"
+	      "\n"
+	      "See runnerfs(8) and docs/ for the tree, the errors and examples.\n",
+	      out);
+}
+
+struct parse_state {
+	struct rfs *fs;
+	int positional;
+	bool help, version;
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct parse_state *ps = data;
+	(void)outargs;
+	switch (key) {
+	case KEY_HELP:
+		ps->help = true;
+		return 0;
+	case KEY_VERSION:
+		ps->version = true;
+		return 0;
+	case KEY_FG:
+		ps->fs->opt.foreground = true;
+		return 1;
+	case KEY_DEBUG:
+		ps->fs->opt.foreground = ps->fs->opt.debug = true;
+		return 1;
+	case KEY_RO:
+		ps->fs->opt.ro = true;
+		return 1;
+	case KEY_ALLOW_OTHER:
+		ps->fs->opt.allow_other = true;
+		return 1;
+	case KEY_DEFPERM:
+		ps->fs->opt.default_permissions = true;
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		/* CONFIG first (ours), MOUNTPOINT second (FUSE's) */
+		if (ps->positional++ == 0) {
+			ps->fs->opt.config = strdup(arg);
+			return 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+/* An absolute path for CONFIG whose directory exists; the file itself may
+ * not exist yet. */
+static char *absolute_config(const char *path)
+{
+	char *a = strdup(path), *b = strdup(path);
+	char *res = NULL, dir[PATH_MAX];
+	if (a && b && realpath(dirname(a), dir)) {
+		const char *base = basename(b);
+		if (asprintf(&res, "%s/%s", strcmp(dir, "/") ? dir : "", base) < 0)
+			res = NULL;
+	}
+	free(a);
+	free(b);
+	return res;
+}
+
+static void commit_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	rfs_log(RFS_LOG_WARN, "%s", msg);
+}
+
+static void free_fs(struct rfs *fs)
+{
+	toml_free(fs->doc);
+	commit_fini(&fs->disk);
+	for (int i = 0; i < fs->nhistory; i++)
+		free(fs->history[i].text);
+	for (int i = 0; i < fs->nerrors; i++)
+		free(fs->errors[(fs->errors_head + i) % RFS_ERRORS_KEPT]);
+	rfs_map_free(&fs->mtimes);
+	rfs_map_free(&fs->aliases);
+	rfs_map_free(&fs->emptydirs);
+	rfs_map_free(&fs->pending);
+	for (size_t i = 0; i < fs->nnames; i++)
+		free(fs->names[i]);
+	free(fs->names);
+	free(fs->opt.config);
+	free(fs->opt.reload);
+	free(fs->opt.docker_host);
+	pthread_mutex_destroy(&fs->lock);
+}
+
+int daemon_main(int argc, char **argv)
+{
+	struct rfs fs;
+	memset(&fs, 0, sizeof(fs));
+	pthread_mutex_init(&fs.lock, NULL);
+	fs.opt.backups = 5;
+	fs.opt.reload_delay = 300;
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct parse_state ps = {.fs = &fs};
+	int ret = 1;
+
+	if (fuse_opt_parse(&args, &ps, rfs_opts_spec, opt_proc) < 0)
+		goto out;
+	if (ps.help) {
+		daemon_usage(stdout);
+		ret = 0;
+		goto out;
+	}
+	if (ps.version) {
+		printf("runnerfs %s (libfuse %d)\n", RUNNERFS_VERSION, fuse_version());
+		ret = 0;
+		goto out;
+	}
+	if (ps.positional < 2) {
+		fprintf(stderr, "runnerfs: %s\n", ps.positional ? "missing MOUNTPOINT" : "missing CONFIG and MOUNTPOINT");
+		daemon_usage(stderr);
+		ret = 2;
+		goto out;
+	}
+	if (fs.opt.backups < 0 || fs.opt.backups > RFS_BACKUPS_MAX) {
+		fprintf(stderr, "runnerfs: backups=%d: choose 0 to %d\n", fs.opt.backups, RFS_BACKUPS_MAX);
+		ret = 2;
+		goto out;
+	}
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
+		fprintf(stderr, "runnerfs: cannot use /dev/fuse (%s): load the fuse module "
+				"(modprobe fuse) or, in a container, pass --device /dev/fuse --cap-add SYS_ADMIN\n",
+			strerror(errno));
+		goto out;
+	}
+	char *abs = absolute_config(fs.opt.config);
+	if (!abs) {
+		fprintf(stderr, "runnerfs: %s: its directory does not exist (%s)\n", fs.opt.config, strerror(errno));
+		goto out;
+	}
+	free(fs.opt.config);
+	fs.opt.config = abs;
+	if (fs.opt.allow_other && !fs.opt.default_permissions)
+		fuse_opt_add_arg(&args, "-odefault_permissions");
+	fuse_opt_add_arg(&args, "-osubtype=runnerfs");
+	if (!strpbrk(fs.opt.config, ", \t\n\\")) {
+		char *o;
+		if (asprintf(&o, "-ofsname=%s", fs.opt.config) >= 0) {
+			fuse_opt_add_arg(&args, o);
+			free(o);
+		}
+	}
+
+	rfs_log_init(fs.opt.foreground, fs.opt.debug);
+	int r = commit_init(&fs.disk, fs.opt.config, NULL);
+	if (r < 0) {
+		fprintf(stderr, "runnerfs: %s: %s\n", fs.opt.config, strerror(-r));
+		goto out;
+	}
+	fs.disk.warn = commit_warn;
+	if (!fs.opt.ro)
+		commit_cleanup_stale(&fs.disk);
+	r = txn_load(&fs);
+	if (r < 0 && !(fs.opt.ro && r == -EINVAL)) {
+		fprintf(stderr, "runnerfs: %s\n", fs.disk_error);
+		if (r == -EINVAL)
+			fprintf(stderr, "runnerfs: fix the file (runnerfs --check %s shows every problem), "
+					"or mount it read-only with -o ro\n", fs.opt.config);
+		goto out;
+	}
+	if (r < 0) {
+		/* -o ro on a file that does not parse: show an empty tree and
+		 * say why in .runnerfs/status */
+		toml_parse("", 0, &fs.doc, NULL);
+	}
+	if (!fs.opt.ro && access(fs.disk.dir, W_OK) < 0)
+		rfs_log(RFS_LOG_WARN, "%s is not writable (%s): changes will fail until it is",
+			fs.disk.dir, strerror(errno));
+	struct stat st;
+	if (stat(fs.opt.config, &st) == 0) {
+		fs.uid = st.st_uid;
+		fs.gid = st.st_gid;
+	} else if (stat(fs.disk.dir, &st) == 0) {
+		fs.uid = st.st_uid;
+		fs.gid = st.st_gid;
+	}
+	if (!fs.loaded_mtime.tv_sec)
+		clock_gettime(CLOCK_REALTIME, &fs.loaded_mtime);
+
+	ret = fuse_main(args.argc, args.argv, rfs_operations(), &fs);
+out:
+	fuse_opt_free_args(&args);
+	free_fs(&fs);
+	return ret;
+}

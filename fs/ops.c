@@ -1,0 +1,1162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE operations: thin wrappers that take the lock, resolve the
+ * path, and hand the change to a transaction. The rules of what a path
+ * means are in tree.c; how a change reaches the disk is in txn.c.
+ *
+ * Writes are buffered per open file and committed at flush/fsync (whose
+ * errors reach close()/fsync()), never at release (whose result the kernel
+ * drops) — except a file that was only truncated: `: > key` flushes twice
+ * and never writes, and `echo v > key` flushes once *before* it writes, so
+ * a truncation alone waits for a write, an fsync, or the release.
+ */
+#define FUSE_USE_VERSION 31
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "runnerfs/control.h"
+#include "runnerfs/ops.h"
+#include "runnerfs/tree.h"
+#include "runnerfs/txn.h"
+
+struct handle {
+	char *path; /* without the leading slash */
+	enum tree_kind kind;
+	int ctl;
+	struct buf buf;
+	bool writable, append;
+	bool dirty;     /* differs from what was last committed */
+	bool wrote;     /* a write() since the last commit */
+	bool truncated; /* emptied by O_TRUNC or ftruncate since */
+	bool failed;    /* a write() was rejected: never commit this */
+	bool created;   /* a new key: it exists once committed */
+};
+
+static struct rfs *ctx(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static const char *rel(const char *path)
+{
+	return path[0] == '/' ? path + 1 : path;
+}
+
+static struct handle *hof(struct fuse_file_info *fi)
+{
+	return fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+}
+
+static int resolve(struct rfs *fs, const char *path, struct tree_ref *r)
+{
+	int rc = tree_resolve(fs, path, r);
+	return rc == -EINVAL ? -ENOENT : rc;
+}
+
+/* ---- attributes ---- */
+
+static ino_t path_ino(const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return (ino_t)(h | 2); /* never 0 or 1 */
+}
+
+static struct timespec node_time(struct rfs *fs, const char *p)
+{
+	struct rfs_map_entry *e = rfs_map_get(&fs->mtimes, p);
+	return e ? e->ts : fs->loaded_mtime;
+}
+
+static void touch(struct rfs *fs, const char *p)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	rfs_map_set(&fs->mtimes, p, &now, NULL);
+}
+
+/* The directory holding p ("" for the root). */
+static void parent_of(const char *p, char *out, size_t n)
+{
+	const char *s = strrchr(p, '/');
+	size_t len = s ? (size_t)(s - p) : 0;
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+}
+
+static int file_size(struct rfs *fs, const struct tree_ref *r, off_t *size)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+	if (r->kind == TK_CTLFILE || r->kind == TK_HISTFILE)
+		rc = control_render(fs, r, &b);
+	else
+		rc = tree_render(fs->doc, r, &b);
+	*size = (off_t)b.len;
+	buf_free(&b);
+	return rc;
+}
+
+static int attr_of(struct rfs *fs, const char *p, struct stat *st, struct handle *h)
+{
+	struct tree_ref r;
+	int rc = resolve(fs, p, &r);
+	if (rc < 0)
+		return rc;
+	memset(st, 0, sizeof(*st));
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_ino = path_ino(p);
+	st->st_mtim = node_time(fs, p);
+	st->st_atim = st->st_mtim;
+	st->st_ctim = st->st_mtim;
+	st->st_blksize = 4096;
+	if (tree_is_dir(&r)) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		st->st_size = 4096;
+		return 0;
+	}
+	st->st_nlink = 1;
+	st->st_mode = S_IFREG | (tree_is_secret(&r) ? 0600 : 0644);
+	switch (r.kind) {
+	case TK_MISSING:
+		if (!rfs_map_get(&fs->pending, p))
+			return -ENOENT;
+		st->st_size = h ? (off_t)h->buf.len : 0;
+		return 0;
+	case TK_CONFIG: {
+		size_t len;
+		toml_text(fs->doc, &len);
+		st->st_size = (off_t)len;
+		st->st_mtim = fs->disk.id.mtime.tv_sec ? fs->disk.id.mtime : fs->loaded_mtime;
+		break;
+	}
+	case TK_CTLFILE:
+		clock_gettime(CLOCK_REALTIME, &st->st_mtim);
+		/* fallthrough */
+	default:
+		if ((rc = file_size(fs, &r, &st->st_size)) < 0)
+			return rc;
+	}
+	if (h)
+		st->st_size = (off_t)h->buf.len;
+	st->st_blocks = (st->st_size + 511) / 512;
+	return 0;
+}
+
+static int rfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	pthread_mutex_lock(&fs->lock);
+	int rc = attr_of(fs, rel(path), st, hof(fi));
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* ---- directories ---- */
+
+struct fill_arg {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill(void *arg, const char *name, const struct tree_ref *r)
+{
+	struct fill_arg *a = arg;
+	(void)r;
+	return a->filler(a->buf, name, NULL, 0, 0) ? -ENOBUFS : 0;
+}
+
+static int rfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct rfs *fs = ctx();
+	(void)off;
+	(void)fi;
+	(void)flags;
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref r;
+	int rc = resolve(fs, rel(path), &r);
+	if (rc == 0 && !tree_is_dir(&r))
+		rc = -ENOTDIR;
+	if (rc == 0) {
+		filler(buf, ".", NULL, 0, 0);
+		filler(buf, "..", NULL, 0, 0);
+		struct fill_arg a = {buf, filler};
+		rc = tree_list(fs, rel(path), &r, fill, &a);
+		if (rc == -ENOBUFS)
+			rc = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* ---- committing ---- */
+
+struct store_arg {
+	const char *path;
+	const char *text;
+	size_t len;
+};
+
+static int store_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
+{
+	struct store_arg *a = arg;
+	struct tree_ref r;
+	int rc = resolve(fs, a->path, &r);
+	if (rc < 0) {
+		snprintf(why, n, "it no longer exists");
+		return rc;
+	}
+	return tree_store(*work, &r, a->text, a->len, why, n);
+}
+
+struct first_error {
+	char msg[300];
+	int errors;
+};
+
+static void first_error(void *arg, int severity, int line, const char *path, const char *msg)
+{
+	struct first_error *fe = arg;
+	if (severity < 2)
+		return;
+	if (!fe->errors++)
+		snprintf(fe->msg, sizeof(fe->msg), "line %d: %s: %s", line, path, msg);
+}
+
+static int replace_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
+{
+	struct store_arg *a = arg;
+	toml_doc *d;
+	toml_error err;
+	(void)fs;
+	int rc = toml_parse(a->text, a->len, &d, &err);
+	if (rc < 0) {
+		snprintf(why, n, "the new text is not valid TOML: line %d, column %d: %s", err.line, err.col,
+			 err.msg);
+		return rc;
+	}
+	struct first_error fe = {"", 0};
+	schema_check_doc(d, first_error, &fe);
+	if (fe.errors > 0) {
+		toml_free(d);
+		snprintf(why, n, "the new text breaks %d rule%s of GitLab Runner's config; the first: %s",
+			 fe.errors, fe.errors == 1 ? "" : "s", fe.msg);
+		return -EINVAL;
+	}
+	toml_free(*work);
+	*work = d;
+	return 0;
+}
+
+/* The runner a path is under ("runners/NAME/..."), as its position. */
+static long runner_index(struct rfs *fs, const char *p)
+{
+	if (strncmp(p, "runners/", 8))
+		return -1;
+	struct tree_ref r;
+	char top[300];
+	const char *s = strchr(p + 8, '/');
+	size_t len = s ? (size_t)(s - p) : strlen(p);
+	if (len >= sizeof(top))
+		return -1;
+	memcpy(top, p, len);
+	top[len] = '\0';
+	if (tree_resolve(fs, top, &r) < 0 || r.kind != TK_TABLE || !r.entry)
+		return -1;
+	return r.index;
+}
+
+/* After a change under runners/NAME: if the runner's directory name
+ * changed (its `name` was written or removed), the old name keeps
+ * working for what is still open there (rm -r, a shell's cwd). */
+static void follow_runner(struct rfs *fs, const char *p, long idx)
+{
+	char **names;
+	size_t n;
+	if (idx < 0 || tree_runner_names(fs, &names, &n) < 0 || (size_t)idx >= n)
+		return;
+	const char *s = strchr(p + 8, '/');
+	size_t len = s ? (size_t)(s - p) : strlen(p);
+	char old[300];
+	if (len >= sizeof(old))
+		return;
+	memcpy(old, p, len);
+	old[len] = '\0';
+	if (strcmp(old + 8, names[idx])) {
+		rfs_map_set(&fs->aliases, old, NULL, names[idx]);
+		touch(fs, "runners");
+	}
+}
+
+/* A table that vanished with its last key (a dotted table) stays as an
+ * empty directory, so that rm -r can still remove it. */
+static void keep_dir(struct rfs *fs, const char *dir)
+{
+	struct tree_ref r;
+	if (dir[0] && tree_resolve(fs, dir, &r) == -ENOENT)
+		rfs_map_set(&fs->emptydirs, dir, NULL, NULL);
+	else if (dir[0] && tree_resolve(fs, dir, &r) == 0 && r.kind == TK_MISSING)
+		rfs_map_set(&fs->emptydirs, dir, NULL, NULL);
+}
+
+static int commit_text(struct rfs *fs, const char *p, enum tree_kind kind, const char *text,
+		       size_t len)
+{
+	struct store_arg a = {p, text, len};
+	long idx = runner_index(fs, p);
+	bool was_missing = false;
+	struct tree_ref r;
+	if (kind != TK_CONFIG && resolve(fs, p, &r) == 0)
+		was_missing = r.kind == TK_MISSING;
+	int rc = txn_run(fs, p, kind == TK_CONFIG ? replace_fn : store_fn, &a);
+	if (rc < 0)
+		return rc;
+	touch(fs, p);
+	if (was_missing) {
+		char dir[PATH_MAX];
+		parent_of(p, dir, sizeof(dir));
+		touch(fs, dir);
+	}
+	follow_runner(fs, p, idx);
+	return 0;
+}
+
+static int commit_handle(struct rfs *fs, struct handle *h)
+{
+	if (h->failed)
+		return -EINVAL;
+	if (!h->dirty)
+		return 0;
+	int rc = 0;
+	if (h->kind == TK_CTLFILE) {
+		if (h->ctl == CTL_RELOAD)
+			rfs_log(RFS_LOG_INFO, "reload requested through .runnerfs/reload (method: %s)",
+				fs->opt.reload ? fs->opt.reload : "none");
+	} else {
+		rc = commit_text(fs, h->path, h->kind, h->buf.p ? h->buf.p : "", h->buf.len);
+	}
+	if (rc == 0) {
+		h->dirty = h->wrote = h->truncated = false;
+		if (h->created) {
+			rfs_map_del(&fs->pending, h->path);
+			h->created = false;
+		}
+	} else {
+		/* a rejected change is not retried by the next flush */
+		h->failed = true;
+	}
+	return rc;
+}
+
+/* ---- files ---- */
+
+static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, int flags,
+		      struct handle **out)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+	if (!h || !(h->path = strdup(p))) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->kind = r->kind;
+	h->ctl = r->index;
+	h->writable = (flags & O_ACCMODE) != O_RDONLY;
+	h->append = flags & O_APPEND;
+	int rc = 0;
+	if (flags & O_TRUNC) {
+		h->truncated = h->dirty = true;
+	} else if (r->kind == TK_CTLFILE || r->kind == TK_HISTFILE) {
+		rc = control_render(fs, r, &h->buf);
+	} else if (r->kind != TK_MISSING) {
+		rc = tree_render(fs->doc, r, &h->buf);
+	}
+	if (rc < 0) {
+		buf_free(&h->buf);
+		free(h->path);
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+static int check_open(struct rfs *fs, const struct tree_ref *r, int flags)
+{
+	bool w = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	switch (r->kind) {
+	case TK_VALUE:
+	case TK_CONFIG:
+		return w && fs->opt.ro ? -EROFS : 0;
+	case TK_CTLFILE:
+		return w && r->index != CTL_RELOAD ? -EACCES : 0;
+	case TK_HISTFILE:
+		return w ? -EACCES : 0;
+	case TK_MISSING:
+		return -ENOENT;
+	default:
+		return -EISDIR;
+	}
+}
+
+static int rfs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	const char *p = rel(path);
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref r;
+	struct handle *h = NULL;
+	int rc = resolve(fs, p, &r);
+	if (rc == 0 && r.kind == TK_MISSING && rfs_map_get(&fs->pending, p))
+		rc = 0; /* a key being created by another open */
+	else if (rc == 0)
+		rc = check_open(fs, &r, fi->flags);
+	if (rc == 0)
+		rc = new_handle(fs, p, &r, fi->flags, &h);
+	if (rc == 0 && r.kind == TK_MISSING) {
+		h->created = true;
+		struct rfs_map_entry *e = rfs_map_get(&fs->pending, p);
+		e->ts.tv_sec++;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0)
+		return rc;
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1; /* content comes from the document, not a page cache */
+	return 0;
+}
+
+/* May a new file named by r be made? Only a key the schema knows for its
+ * table (or any key of an open map such as feature_flags). */
+static int creatable(struct rfs *fs, const char *p, const struct tree_ref *r)
+{
+	if (r->kind != TK_MISSING || r->entry || r->parent == TOML_NONE)
+		return -EACCES;
+	if (r->sk && (r->sk->kind == SK_VALUE || r->sk->kind == SK_MAP))
+		return 0;
+	if (r->sk)
+		return rfs_error(fs, -EISDIR, p, "%s is a table; make it with mkdir", r->key);
+	const char *hint = r->pst ? schema_suggest(r->pst, r->key, r->klen) : NULL;
+	if (hint)
+		return rfs_error(fs, -EINVAL, p, "no key \"%s\" here; did you mean \"%s\"?", r->key, hint);
+	return rfs_error(fs, -EINVAL, p, "no key \"%s\" is known here", r->key);
+}
+
+static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	const char *p = rel(path);
+	(void)mode;
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref r;
+	struct handle *h = NULL;
+	int rc = resolve(fs, p, &r);
+	if (rc == 0 && fs->opt.ro)
+		rc = -EROFS;
+	else if (rc == 0 && r.kind != TK_MISSING)
+		rc = check_open(fs, &r, fi->flags | O_TRUNC);
+	else if (rc == 0)
+		rc = creatable(fs, p, &r);
+	if (rc == 0)
+		rc = new_handle(fs, p, &r, fi->flags | O_TRUNC, &h);
+	if (rc == 0 && r.kind == TK_MISSING) {
+		struct timespec one = {1, 0};
+		struct rfs_map_entry *e = rfs_map_get(&fs->pending, p);
+		if (e)
+			e->ts.tv_sec++;
+		else
+			rfs_map_set(&fs->pending, p, &one, NULL);
+		h->created = true;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc < 0)
+		return rc;
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	return 0;
+}
+
+static int rfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = hof(fi);
+	(void)path;
+	if (!h)
+		return -EBADF;
+	if ((size_t)off >= h->buf.len)
+		return 0;
+	size_t n = h->buf.len - (size_t)off;
+	if (n > size)
+		n = size;
+	memcpy(buf, h->buf.p + off, n);
+	return (int)n;
+}
+
+static int rfs_write(const char *path, const char *data, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	struct handle *h = hof(fi);
+	(void)path;
+	if (!h || !h->writable)
+		return -EBADF;
+	pthread_mutex_lock(&fs->lock);
+	int rc = 0;
+	if (h->append)
+		off = (off_t)h->buf.len;
+	/* A whole invalid number in one write fails now: shells and scripts
+	 * ignore errors from close(). */
+	if (!h->wrote && off == 0 && h->buf.len == 0 && h->kind != TK_CONFIG && h->kind != TK_CTLFILE) {
+		struct tree_ref r;
+		char why[300];
+		if (resolve(fs, h->path, &r) == 0 && tree_precheck(fs->doc, &r, data, size, why, sizeof(why)) < 0) {
+			h->failed = true;
+			rc = rfs_error(fs, -EINVAL, h->path, "%s", why);
+		}
+	}
+	if (rc == 0) {
+		size_t end = (size_t)off + size;
+		if (end > h->buf.len) {
+			rc = buf_reserve(&h->buf, end - h->buf.len);
+			if (rc == 0) {
+				memset(h->buf.p + h->buf.len, 0, end - h->buf.len);
+				h->buf.len = end;
+				h->buf.p[end] = '\0';
+			}
+		}
+		if (rc == 0) {
+			memcpy(h->buf.p + off, data, size);
+			h->wrote = h->dirty = true;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc < 0 ? rc : (int)size;
+}
+
+static int rfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	struct handle *h = hof(fi);
+	(void)path;
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	int rc = 0;
+	if (h->failed)
+		rc = -EINVAL;
+	else if (h->dirty && h->wrote)
+		rc = commit_handle(fs, h);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static int rfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	struct handle *h = hof(fi);
+	(void)path;
+	(void)datasync;
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	int rc = commit_handle(fs, h);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static int rfs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	struct handle *h = hof(fi);
+	(void)path;
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	/* `: > key`: truncated, never written; it happens now */
+	if (h->dirty && !h->failed)
+		commit_handle(fs, h);
+	if (h->created) {
+		struct rfs_map_entry *e = rfs_map_get(&fs->pending, h->path);
+		if (e && --e->ts.tv_sec <= 0)
+			rfs_map_del(&fs->pending, h->path);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	buf_free(&h->buf);
+	free(h->path);
+	free(h);
+	return 0;
+}
+
+static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	struct handle *h = hof(fi);
+	const char *p = rel(path);
+	if (size < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&fs->lock);
+	int rc = 0;
+	if (h) {
+		/* ftruncate: part of an edit in progress (vim, rsync --inplace) */
+		if (!h->writable) {
+			rc = -EBADF;
+		} else if ((size_t)size <= h->buf.len) {
+			h->buf.len = (size_t)size;
+			if (h->buf.p)
+				h->buf.p[size] = '\0';
+		} else if ((rc = buf_reserve(&h->buf, (size_t)size - h->buf.len)) == 0) {
+			memset(h->buf.p + h->buf.len, 0, (size_t)size - h->buf.len);
+			h->buf.len = (size_t)size;
+			h->buf.p[size] = '\0';
+		}
+		if (rc == 0) {
+			h->dirty = true;
+			h->truncated |= size == 0;
+		}
+	} else {
+		/* truncate(1): a change of its own */
+		struct tree_ref r;
+		struct handle *t = NULL;
+		rc = resolve(fs, p, &r);
+		if (rc == 0)
+			rc = check_open(fs, &r, O_WRONLY);
+		if (rc == 0 && r.kind == TK_CTLFILE)
+			rc = 0;
+		else if (rc == 0 && (rc = new_handle(fs, p, &r, O_RDWR, &t)) == 0) {
+			if ((size_t)size <= t->buf.len)
+				t->buf.len = (size_t)size;
+			else if ((rc = buf_reserve(&t->buf, (size_t)size - t->buf.len)) == 0) {
+				memset(t->buf.p + t->buf.len, 0, (size_t)size - t->buf.len);
+				t->buf.len = (size_t)size;
+			}
+			t->dirty = t->wrote = true;
+			if (rc == 0)
+				rc = commit_handle(fs, t);
+			buf_free(&t->buf);
+			free(t->path);
+			free(t);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* ---- removing ---- */
+
+static int remove_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
+{
+	struct tree_ref r;
+	toml_error err = {0};
+	int rc = resolve(fs, arg, &r);
+	if (rc < 0)
+		return rc;
+	if (r.node == TOML_NONE || r.node == TOML_ROOT)
+		return -ENOENT;
+	rc = toml_remove(*work, r.node, &err);
+	if (rc < 0)
+		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
+}
+
+static int rfs_unlink(const char *path)
+{
+	struct rfs *fs = ctx();
+	const char *p = rel(path);
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref r;
+	int rc = resolve(fs, p, &r);
+	if (rc == 0) {
+		switch (r.kind) {
+		case TK_VALUE: {
+			long idx = runner_index(fs, p);
+			rc = fs->opt.ro ? -EROFS : txn_run(fs, p, remove_fn, (void *)p);
+			if (rc == 0) {
+				char dir[PATH_MAX];
+				parent_of(p, dir, sizeof(dir));
+				touch(fs, dir);
+				rfs_map_del(&fs->mtimes, p);
+				keep_dir(fs, dir);
+				follow_runner(fs, p, idx);
+			}
+			break;
+		}
+		case TK_MISSING:
+			rc = -ENOENT;
+			break;
+		case TK_CONFIG:
+		case TK_CTLFILE:
+		case TK_HISTFILE:
+			rc = -EPERM;
+			break;
+		default:
+			rc = -EISDIR;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static int rfs_rmdir(const char *path)
+{
+	struct rfs *fs = ctx();
+	const char *p = rel(path);
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref r;
+	int rc = resolve(fs, p, &r);
+	if (rc == 0 && fs->opt.ro)
+		rc = -EROFS;
+	else if (rc == 0) {
+		switch (r.kind) {
+		case TK_EMPTYDIR:
+			if (rfs_map_get(&fs->emptydirs, p))
+				rfs_map_del(&fs->emptydirs, p);
+			else
+				rc = -EBUSY; /* runners/ is always there */
+			break;
+		case TK_TABLE:
+		case TK_ENTRIES:
+			if (toml_count(fs->doc, r.node) > 0) {
+				rc = -ENOTEMPTY;
+				break;
+			}
+			rc = txn_run(fs, p, remove_fn, (void *)p);
+			if (rc == 0) {
+				char dir[PATH_MAX];
+				parent_of(p, dir, sizeof(dir));
+				touch(fs, dir);
+				rfs_map_del_prefix(&fs->mtimes, p);
+				rfs_map_del_prefix(&fs->aliases, p);
+			}
+			break;
+		case TK_ROOT:
+		case TK_CTLDIR:
+		case TK_HISTDIR:
+			rc = -EBUSY;
+			break;
+		case TK_MISSING:
+			rc = -ENOENT;
+			break;
+		default:
+			rc = -ENOTDIR;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* ---- making directories ---- */
+
+struct mkdir_arg {
+	struct tree_ref r;
+	const char *path;
+};
+
+static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
+{
+	struct mkdir_arg *a = arg;
+	struct tree_ref *r = &a->r;
+	toml_error err = {0};
+	int rc;
+	(void)fs;
+	if (r->entry) {
+		rc = toml_append_entry(*work, r->holder, r->akey, r->aklen, &err);
+		if (rc == 0 && r->runners) {
+			/* a new runner is named by its directory */
+			uint32_t arr = toml_get(*work, r->holder, r->akey, r->aklen);
+			uint32_t e = toml_at(*work, arr, toml_count(*work, arr) - 1);
+			toml_value v = {.type = TOML_STRING, .str = r->key, .len = r->klen};
+			rc = toml_insert(*work, e, "name", 4, &v, &err);
+		}
+	} else {
+		rc = toml_add_table(*work, r->parent, r->key, r->klen, &err);
+	}
+	if (rc < 0)
+		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
+}
+
+static int rfs_mkdir(const char *path, mode_t mode)
+{
+	struct rfs *fs = ctx();
+	const char *p = rel(path);
+	(void)mode;
+	pthread_mutex_lock(&fs->lock);
+	struct mkdir_arg a = {.path = p};
+	struct tree_ref *r = &a.r;
+	int rc = tree_resolve(fs, p, r);
+	char dir[PATH_MAX];
+	parent_of(p, dir, sizeof(dir));
+	if (rc == -EINVAL)
+		rc = rfs_error(fs, -EINVAL, p, "not a valid name: write / as %%2F, %% as %%25, # as %%23");
+	else if (rc == 0 && fs->opt.ro)
+		rc = -EROFS;
+	else if (rc == 0 && r->kind != TK_MISSING)
+		rc = rfs_error(fs, -EEXIST, p, "it already exists");
+	else if (rc == 0 && r->entry) {
+		if (r->runners) {
+			char **names;
+			size_t n;
+			if (r->klen == 0)
+				rc = rfs_error(fs, -EINVAL, p, "a runner needs a name");
+			else if ((rc = tree_runner_names(fs, &names, &n)) == 0)
+				rc = txn_run(fs, p, mkdir_fn, &a);
+		} else {
+			char want[32];
+			snprintf(want, sizeof(want), "%d", r->index);
+			rc = strcmp(r->key, want)
+				     ? rfs_error(fs, -EINVAL, p, "entries are named by position: the next one is %s", want)
+				     : txn_run(fs, p, mkdir_fn, &a);
+		}
+		if (rc == 0)
+			rfs_map_del(&fs->emptydirs, dir);
+	} else if (rc == 0) {
+		const struct schema_key *sk = r->sk;
+		if (sk && sk->kind == SK_ENTRIES) {
+			/* an array of tables cannot be empty in TOML: the
+			 * directory waits in memory for its first entry */
+			rc = rfs_map_set(&fs->emptydirs, p, NULL, NULL);
+		} else if (sk && (sk->kind == SK_TABLE || sk->kind == SK_MAP)) {
+			rc = txn_run(fs, p, mkdir_fn, &a);
+		} else if (sk) {
+			rc = rfs_error(fs, -ENOTDIR, p, "%s holds a value, not a table", r->key);
+		} else {
+			const char *hint = r->pst ? schema_suggest(r->pst, r->key, r->klen) : NULL;
+			rc = hint ? rfs_error(fs, -EINVAL, p, "no table \"%s\" here; did you mean \"%s\"?", r->key, hint)
+				  : rfs_error(fs, -EINVAL, p, "no table \"%s\" is known here", r->key);
+		}
+	}
+	if (rc == 0)
+		touch(fs, dir);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* ---- renaming ---- */
+
+struct rename_arg {
+	const char *from, *to;
+	struct tree_ref rf, rt;
+};
+
+static int rename_runner_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
+{
+	struct rename_arg *a = arg;
+	toml_error err = {0};
+	toml_value v = {.type = TOML_STRING, .str = a->rt.key, .len = a->rt.klen};
+	(void)fs;
+	uint32_t nm = toml_get(*work, a->rf.node, "name", 4);
+	int rc = nm != TOML_NONE ? toml_set(*work, nm, &v, &err)
+				 : toml_insert(*work, a->rf.node, "name", 4, &v, &err);
+	if (rc < 0)
+		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
+}
+
+/* mv key other: the value moves, read and written as text so the target
+ * checks it as its own type. */
+static int move_value_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
+{
+	struct rename_arg *a = arg;
+	struct buf text = BUF_INIT;
+	toml_error err = {0};
+	int rc = tree_render(*work, &a->rf, &text);
+	if (rc == 0 && a->rt.kind == TK_VALUE) /* mv over an existing key */
+		rc = toml_remove(*work, a->rt.node, &err);
+	/* node ids change with every edit: find both again by path */
+	struct tree_ref rf, rt;
+	if (rc == 0)
+		rc = tree_resolve_in(fs, *work, a->from, &rf);
+	if (rc == 0)
+		rc = toml_remove(*work, rf.node, &err);
+	if (rc == 0)
+		rc = tree_resolve_in(fs, *work, a->to, &rt);
+	if (rc == 0)
+		rc = tree_store(*work, &rt, text.p ? text.p : "", text.len, why, n);
+	if (rc < 0 && !why[0])
+		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	buf_free(&text);
+	return rc;
+}
+
+static int rfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct rfs *fs = ctx();
+	struct rename_arg a = {.from = rel(from), .to = rel(to)};
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	pthread_mutex_lock(&fs->lock);
+	int rc = resolve(fs, a.from, &a.rf);
+	if (rc == 0)
+		rc = tree_resolve(fs, a.to, &a.rt);
+	if (rc == -EINVAL)
+		rc = rfs_error(fs, -EINVAL, a.to, "not a valid name: write / as %%2F, %% as %%25, # as %%23");
+	if (rc == 0 && fs->opt.ro)
+		rc = -EROFS;
+	if (rc == 0 && (flags & RENAME_NOREPLACE) && a.rt.kind != TK_MISSING)
+		rc = -EEXIST;
+	if (rc < 0)
+		goto out;
+	char fdir[PATH_MAX], tdir[PATH_MAX];
+	parent_of(a.from, fdir, sizeof(fdir));
+	parent_of(a.to, tdir, sizeof(tdir));
+	if (a.rf.kind == TK_TABLE && a.rf.entry && !strncmp(a.from, "runners/", 8) &&
+	    !strcmp(fdir, "runners") && !strcmp(tdir, "runners")) {
+		if (a.rt.kind != TK_MISSING)
+			rc = rfs_error(fs, -EEXIST, a.to, "a runner of that name already exists");
+		else if (a.rt.klen == 0)
+			rc = rfs_error(fs, -EINVAL, a.to, "a runner needs a name");
+		else
+			rc = txn_run(fs, a.to, rename_runner_fn, &a);
+		if (rc == 0) {
+			touch(fs, "runners");
+			rfs_map_del_prefix(&fs->aliases, a.from);
+		}
+	} else if (a.rf.kind == TK_VALUE && (a.rt.kind == TK_MISSING || a.rt.kind == TK_VALUE) && !a.rt.entry) {
+		if (a.rt.kind == TK_MISSING && (rc = creatable(fs, a.to, &a.rt)) < 0)
+			goto out;
+		rc = txn_run(fs, a.to, move_value_fn, &a);
+		if (rc == 0) {
+			touch(fs, fdir);
+			touch(fs, tdir);
+			touch(fs, a.to);
+		}
+	} else if (tree_is_dir(&a.rf)) {
+		rc = rfs_error(fs, -EXDEV, a.from, "only runners can be renamed as directories");
+	} else {
+		rc = rfs_error(fs, -EINVAL, a.from, "this cannot be moved there");
+	}
+out:
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* ---- metadata ---- */
+
+/* chmod, chown: accepted and not stored (modes follow the schema), so
+ * that cp -p, install, rsync and Ansible work. */
+static int rfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct stat st;
+	struct rfs *fs = ctx();
+	(void)mode;
+	pthread_mutex_lock(&fs->lock);
+	int rc = attr_of(fs, rel(path), &st, hof(fi));
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static int rfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)uid;
+	(void)gid;
+	return rfs_chmod(path, 0, fi);
+}
+
+static int rfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct rfs *fs = ctx();
+	struct stat st;
+	const char *p = rel(path);
+	pthread_mutex_lock(&fs->lock);
+	int rc = attr_of(fs, p, &st, hof(fi));
+	if (rc == 0) {
+		struct timespec t;
+		if (!tv || tv[1].tv_nsec == UTIME_NOW)
+			clock_gettime(CLOCK_REALTIME, &t);
+		else if (tv[1].tv_nsec == UTIME_OMIT)
+			t = st.st_mtim;
+		else
+			t = tv[1];
+		rc = rfs_map_set(&fs->mtimes, p, &t, NULL);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static int rfs_statfs(const char *path, struct statvfs *sv)
+{
+	struct rfs *fs = ctx();
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	pthread_mutex_lock(&fs->lock);
+	size_t len;
+	toml_text(fs->doc, &len);
+	sv->f_bsize = sv->f_frsize = 4096;
+	sv->f_blocks = len / 4096 + 1;
+	sv->f_files = toml_node_count_all(fs->doc);
+	sv->f_namemax = 255;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+/* ---- extended attributes: the schema, read-only ---- */
+
+static const char *const xattr_names[] = {"user.runnerfs.type", "user.runnerfs.doc",
+					  "user.runnerfs.default"};
+
+static int xattr_value(struct rfs *fs, const struct tree_ref *r, int which, const char **out)
+{
+	const struct schema_key *sk = r->sk;
+	switch (which) {
+	case 0:
+		if (sk)
+			*out = sk->kind == SK_MAP && r->kind == TK_TABLE ? "table"
+			       : sk->kind == SK_VALUE || sk->kind == SK_MAP ? schema_type_name(sk->type)
+			       : sk->kind == SK_ENTRIES ? "array of tables" : "table";
+		else if (r->kind == TK_VALUE)
+			*out = toml_type_name(toml_type_of(fs->doc, r->node));
+		else if (tree_is_dir(r))
+			*out = r->kind == TK_ENTRIES ? "array of tables" : "table";
+		else
+			return -ENODATA;
+		return 0;
+	case 1:
+		if (!sk || !sk->doc)
+			return -ENODATA;
+		*out = sk->doc;
+		return 0;
+	default:
+		if (!sk || !sk->def)
+			return -ENODATA;
+		*out = sk->def;
+		return 0;
+	}
+}
+
+static int rfs_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	struct rfs *fs = ctx();
+	int which = -1;
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(name, xattr_names[i]))
+			which = i;
+	if (which < 0)
+		return -ENODATA;
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref r;
+	const char *v = NULL;
+	int rc = resolve(fs, rel(path), &r);
+	if (rc == 0)
+		rc = xattr_value(fs, &r, which, &v);
+	if (rc == 0) {
+		size_t n = strlen(v);
+		if (size == 0)
+			rc = (int)n;
+		else if (size < n)
+			rc = -ERANGE;
+		else {
+			memcpy(value, v, n);
+			rc = (int)n;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static int rfs_listxattr(const char *path, char *list, size_t size)
+{
+	struct rfs *fs = ctx();
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref r;
+	int rc = resolve(fs, rel(path), &r);
+	size_t need = 0;
+	char tmp[128];
+	if (rc == 0) {
+		for (int i = 0; i < 3; i++) {
+			const char *v;
+			if (xattr_value(fs, &r, i, &v) == 0) {
+				size_t n = strlen(xattr_names[i]) + 1;
+				memcpy(tmp + need, xattr_names[i], n);
+				need += n;
+			}
+		}
+		if (size == 0)
+			rc = (int)need;
+		else if (size < need)
+			rc = -ERANGE;
+		else {
+			memcpy(list, tmp, need);
+			rc = (int)need;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* Writing xattrs is not supported; EOPNOTSUPP (never EPERM) lets cp -p,
+ * vim and install carry on without ACLs. */
+static int rfs_setxattr(const char *path, const char *name, const char *value, size_t size,
+			int flags)
+{
+	(void)path;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	return -EOPNOTSUPP;
+}
+
+static int rfs_removexattr(const char *path, const char *name)
+{
+	(void)path;
+	(void)name;
+	return -EOPNOTSUPP;
+}
+
+static void *rfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->use_ino = 1;
+	cfg->hard_remove = 1;    /* no .fuse_hidden files: nothing here is on disk */
+	cfg->entry_timeout = 1;
+	cfg->negative_timeout = 0; /* a name made a moment ago must be found */
+	cfg->attr_timeout = 0;   /* sizes change with every commit */
+	return ctx();
+}
+
+static const struct fuse_operations rfs_ops = {
+	.init        = rfs_init,
+	.getattr     = rfs_getattr,
+	.readdir     = rfs_readdir,
+	.open        = rfs_open,
+	.create      = rfs_create,
+	.read        = rfs_read,
+	.write       = rfs_write,
+	.flush       = rfs_flush,
+	.fsync       = rfs_fsync,
+	.release     = rfs_release,
+	.truncate    = rfs_truncate,
+	.unlink      = rfs_unlink,
+	.mkdir       = rfs_mkdir,
+	.rmdir       = rfs_rmdir,
+	.rename      = rfs_rename,
+	.chmod       = rfs_chmod,
+	.chown       = rfs_chown,
+	.utimens     = rfs_utimens,
+	.statfs      = rfs_statfs,
+	.getxattr    = rfs_getxattr,
+	.listxattr   = rfs_listxattr,
+	.setxattr    = rfs_setxattr,
+	.removexattr = rfs_removexattr,
+	.readlink    = NULL, /* no links: editors' scratch links arrive with scratch files */
+	.symlink     = NULL,
+	.link        = NULL,
+	.mknod       = NULL,
+};
+
+const struct fuse_operations *rfs_operations(void)
+{
+	return &rfs_ops;
+}

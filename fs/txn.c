@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Transactions: every change takes the same road — refresh from disk,
+ * edit a copy, write it atomically, swap it in.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runnerfs/txn.h"
+
+static void set_document(struct rfs *fs, toml_doc *doc)
+{
+	toml_free(fs->doc);
+	fs->doc = doc;
+	fs->generation++;
+}
+
+/* Read CONFIG and make it the document. */
+static int load(struct rfs *fs)
+{
+	char *bytes;
+	size_t len;
+	int r = commit_load(&fs->disk, &bytes, &len);
+	if (r < 0) {
+		snprintf(fs->disk_error, sizeof(fs->disk_error), "cannot read %s: %s", fs->disk.path,
+			 strerror(-r));
+		fs->disk_state = r;
+		return r;
+	}
+	toml_doc *doc;
+	toml_error err;
+	r = toml_parse(bytes, len, &doc, &err);
+	free(bytes);
+	if (r < 0) {
+		snprintf(fs->disk_error, sizeof(fs->disk_error), "%s:%d:%d: %s", fs->disk.path,
+			 err.line, err.col, err.msg);
+		fs->disk_state = r;
+		return r;
+	}
+	fs->disk_state = 0;
+	fs->disk_error[0] = '\0';
+	fs->loaded_mtime = fs->disk.id.mtime;
+	set_document(fs, doc);
+	return 0;
+}
+
+int txn_load(struct rfs *fs)
+{
+	return load(fs);
+}
+
+int txn_refresh(struct rfs *fs)
+{
+	int r = commit_changed(&fs->disk);
+	if (r < 0)
+		return r;
+	if (r == 0 && fs->disk_state == 0)
+		return 0;
+	r = load(fs);
+	if (r < 0)
+		rfs_log(RFS_LOG_WARN, "%s", fs->disk_error);
+	else
+		rfs_log(RFS_LOG_INFO, "%s changed on disk; read it again", fs->disk.path);
+	return r;
+}
+
+static void remember(struct rfs *fs, const char *text, size_t len)
+{
+	if (fs->opt.backups <= 0)
+		return;
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return; /* history is a convenience; the write has happened */
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	int keep = fs->opt.backups < RFS_BACKUPS_MAX ? fs->opt.backups : RFS_BACKUPS_MAX;
+	if (fs->nhistory == keep) {
+		free(fs->history[keep - 1].text);
+		fs->nhistory--;
+	}
+	memmove(&fs->history[1], &fs->history[0], sizeof(fs->history[0]) * (size_t)fs->nhistory);
+	fs->history[0].text = copy;
+	fs->history[0].len = len;
+	clock_gettime(CLOCK_REALTIME, &fs->history[0].when);
+	fs->nhistory++;
+}
+
+int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg)
+{
+	int r = txn_refresh(fs);
+	if (r < 0 || fs->disk_state < 0)
+		return rfs_error(fs, -EIO, path, "config.toml on disk cannot be used (%s); nothing was changed",
+				 fs->disk_error[0] ? fs->disk_error : strerror(-r));
+	toml_doc *work;
+	if ((r = toml_clone(fs->doc, &work)) < 0)
+		return rfs_error(fs, r, path, "out of memory");
+	char why[512] = "";
+	r = fn(fs, &work, arg, why, sizeof(why));
+	if (r < 0) {
+		toml_free(work);
+		return rfs_error(fs, r, path, "%s", why[0] ? why : strerror(-r));
+	}
+	size_t oldlen, newlen;
+	const char *old = toml_text(fs->doc, &oldlen), *new = toml_text(work, &newlen);
+	if (oldlen == newlen && !memcmp(old, new, newlen)) {
+		toml_free(work);
+		return 0;
+	}
+	r = commit_write(&fs->disk, new, newlen);
+	if (r < 0) {
+		toml_free(work);
+		return rfs_error(fs, r, path, "could not write %s: %s; it is unchanged", fs->disk.path,
+				 strerror(-r));
+	}
+	remember(fs, old, oldlen);
+	set_document(fs, work);
+	clock_gettime(CLOCK_REALTIME, &fs->last_write);
+	rfs_log(RFS_LOG_DEBUG, "%s: written (generation %llu)", path, (unsigned long long)fs->generation);
+	return 0;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RUNNERFS_COMMIT_H
+#define RUNNERFS_COMMIT_H
+
+/*
+ * commit: config.toml on disk, written atomically.
+ *
+ * Life cycle:
+ *
+ *   commit_init(&c, path, ops)   remember the file and its directory (an
+ *                                O_PATH/O_DIRECTORY fd is kept so the
+ *                                directory can be fsynced); ops NULL = the
+ *                                real system calls
+ *   commit_load(&c, &bytes, &len)
+ *                                read the file (a missing file reads as
+ *                                empty, -ENOENT is not an error) and record
+ *                                its identity: dev, ino, size, mtime and a
+ *                                hash of the bytes
+ *   commit_changed(&c)           1 if the file on disk is no longer the one
+ *                                last loaded or written (identity differs;
+ *                                when only the mtime differs the content
+ *                                hash decides), 0 if it is, -errno
+ *   commit_write(&c, bytes, len) replace the file with bytes:
+ *                                  temp file in the same directory, created
+ *                                  O_CREAT|O_EXCL with mode 0600 from the
+ *                                  start, full write, fchown/fchmod to the
+ *                                  file's owner and mode, its mtime set
+ *                                  strictly after the previous one (the
+ *                                  runner reloads only on a newer mtime),
+ *                                  fsync, rename over the file, fsync of
+ *                                  the directory.
+ *                                If rename fails with EBUSY or EXDEV (the
+ *                                file is itself a bind mount), the bytes are
+ *                                written in place instead: a backup copy
+ *                                first, O_TRUNC write, fsync, read back and
+ *                                compare; a warning is logged once.
+ *                                On any failure: -errno, the temp file is
+ *                                removed, the file is unchanged.
+ *   commit_cleanup_stale(&c)     remove temp files a crashed run left
+ *   commit_fini(&c)
+ *
+ * Temp files are named `.<name>.runnerfs-XXXXXX` next to the file, so a
+ * crash leaves something recognisable for commit_cleanup_stale().
+ *
+ * Every file operation goes through struct commit_ops so that tests can
+ * inject errors (EIO, ENOSPC, EBUSY, EXDEV, EACCES) at each step and
+ * simulate a crash after each step.
+ *
+ * Not thread-safe: the caller serialises (one transaction at a time).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct commit_ops {
+	int (*openat)(int dirfd, const char *name, int flags, mode_t mode);
+	ssize_t (*write)(int fd, const void *buf, size_t len);
+	ssize_t (*read)(int fd, void *buf, size_t len);
+	int (*fsync)(int fd);
+	int (*fchown)(int fd, uid_t uid, gid_t gid);
+	int (*fchmod)(int fd, mode_t mode);
+	int (*futimens)(int fd, const struct timespec ts[2]);
+	int (*renameat)(int olddirfd, const char *oldname, int newdirfd, const char *newname);
+	int (*unlinkat)(int dirfd, const char *name, int flags);
+	int (*fstatat)(int dirfd, const char *name, struct stat *st, int flags);
+	int (*close)(int fd);
+};
+
+extern const struct commit_ops commit_sys_ops;
+
+struct commit_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	uint64_t hash;
+	int exists;
+};
+
+struct commit {
+	char *path;      /* as given */
+	char *dir;       /* its directory */
+	char *name;      /* its base name */
+	int dirfd;
+	const struct commit_ops *ops;
+	struct commit_id id; /* what we last loaded or wrote */
+	int in_place;    /* the bind-mount fallback has been needed */
+	void (*warn)(void *arg, const char *msg); /* log hook, may be NULL */
+	void *warn_arg;
+};
+
+int commit_init(struct commit *c, const char *path, const struct commit_ops *ops);
+int commit_load(struct commit *c, char **bytes, size_t *len);
+int commit_changed(struct commit *c);
+int commit_write(struct commit *c, const char *bytes, size_t len);
+int commit_cleanup_stale(struct commit *c);
+void commit_fini(struct commit *c);
+
+#endif

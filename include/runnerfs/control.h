@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RUNNERFS_CONTROL_H
+#define RUNNERFS_CONTROL_H
+
+/*
+ * control: the files of .runnerfs/ (contract section 7) — status, errors,
+ * reload and history/N — rendered from the context. Nothing here writes;
+ * writes to `reload` are handled by the reload module.
+ */
+
+#include "runnerfs/buf.h"
+#include "runnerfs/rfs.h"
+#include "runnerfs/tree.h"
+
+int control_render(struct rfs *fs, const struct tree_ref *r, struct buf *out);
+
+#endif

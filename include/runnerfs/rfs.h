@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RUNNERFS_RFS_H
+#define RUNNERFS_RFS_H
+
+/*
+ * rfs: the one context of a mounted runnerfs. Everything the daemon knows
+ * lives here; there is no other global state. `lock` serialises every
+ * filesystem operation on the model (FUSE may call from several threads):
+ * take it at the start of an operation, release it at the end.
+ */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "runnerfs/commit.h"
+#include "runnerfs/toml.h"
+
+#define RFS_ERRORS_KEPT 100
+#define RFS_BACKUPS_MAX 100
+
+struct rfs_opts {
+	char *config;      /* CONFIG as given */
+	char *reload;      /* reload=none|docker:C|pid:F|signal:P */
+	char *docker_host;
+	int reload_delay;  /* ms */
+	int backups;
+	bool ro;
+	bool foreground;
+	bool debug;
+	bool allow_other;
+	bool default_permissions;
+};
+
+struct rfs_version {
+	char *text;
+	size_t len;
+	struct timespec when;
+};
+
+/* A small string-keyed table: per-path facts that outlive a document
+ * (mtimes, name aliases, empty directories). */
+struct rfs_map_entry {
+	char *key;
+	struct timespec ts;
+	char *val;
+};
+struct rfs_map {
+	struct rfs_map_entry *v;
+	size_t n, cap;
+};
+
+struct rfs {
+	pthread_mutex_t lock;
+	struct rfs_opts opt;
+	struct commit disk;
+	toml_doc *doc;
+	uint64_t generation;
+	struct timespec loaded_mtime; /* CONFIG's mtime when it was read */
+	struct timespec last_write;
+	uid_t uid;
+	gid_t gid;
+	/* the state of CONFIG on disk: 0 parses, else why not */
+	int disk_state;
+	char disk_error[256];
+
+	struct rfs_version history[RFS_BACKUPS_MAX]; /* [0] newest */
+	int nhistory;
+
+	char *errors[RFS_ERRORS_KEPT]; /* ring, oldest first from errors_head */
+	int errors_head, nerrors;
+
+	struct rfs_map mtimes;  /* mount path -> when its value last changed */
+	struct rfs_map aliases; /* "runners/OLD" -> "runners/NEW" */
+	struct rfs_map emptydirs; /* directories that exist with nothing in them */
+	struct rfs_map pending;   /* keys being created by an open file (count) */
+
+	/* runner directory names for the current generation */
+	uint64_t names_gen;
+	char **names;
+	size_t nnames;
+};
+
+/* log.c */
+enum { RFS_LOG_ERR = 3, RFS_LOG_WARN = 4, RFS_LOG_INFO = 6, RFS_LOG_DEBUG = 7 };
+void rfs_log_init(bool foreground, bool debug);
+void rfs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A rejected change: a line in .runnerfs/errors and the log. Returns err
+ * (a negative errno) so callers can `return rfs_error(...)`. The message
+ * must not contain secret values. */
+int rfs_error(struct rfs *fs, int err, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* map.c */
+struct rfs_map_entry *rfs_map_get(struct rfs_map *m, const char *key);
+int rfs_map_set(struct rfs_map *m, const char *key, const struct timespec *ts, const char *val);
+void rfs_map_del(struct rfs_map *m, const char *key);
+void rfs_map_del_prefix(struct rfs_map *m, const char *prefix);
+void rfs_map_free(struct rfs_map *m);
+
+#endif
