@@ -157,6 +157,7 @@ static void free_fs(struct rfs *fs)
 	for (size_t i = 0; i < fs->nnames; i++)
 		free(fs->names[i]);
 	free(fs->names);
+	free(fs->names_sorted);
 	free(fs->opt.config);
 	free(fs->opt.reload);
 	free(fs->opt.docker_host);

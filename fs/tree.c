@@ -171,6 +171,12 @@ out:
 	return r;
 }
 
+static int cmp_sorted(const void *a, const void *b, void *arg)
+{
+	char **names = arg;
+	return strcmp(names[*(const size_t *)a], names[*(const size_t *)b]);
+}
+
 int tree_runner_names(struct rfs *fs, char ***names, size_t *n)
 {
 	if (!fs->names || fs->names_gen != fs->generation) {
@@ -178,11 +184,43 @@ int tree_runner_names(struct rfs *fs, char ***names, size_t *n)
 		int r = compute_names(fs->doc, &fs->names, &fs->nnames);
 		if (r < 0)
 			return r;
+		free(fs->names_sorted);
+		fs->names_sorted = malloc(sizeof(size_t) * (fs->nnames ? fs->nnames : 1));
+		if (!fs->names_sorted) {
+			free_names(fs);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < fs->nnames; i++)
+			fs->names_sorted[i] = i;
+		qsort_r(fs->names_sorted, fs->nnames, sizeof(size_t), cmp_sorted, fs->names);
 		fs->names_gen = fs->generation;
 	}
 	*names = fs->names;
 	*n = fs->nnames;
 	return 0;
+}
+
+/* The position of the runner whose directory is `name`, or -1. */
+static long find_runner(struct rfs *fs, char **names, size_t n, const char *name)
+{
+	if (names == fs->names && fs->names_sorted) {
+		size_t lo = 0, hi = n;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int c = strcmp(names[fs->names_sorted[mid]], name);
+			if (c == 0)
+				return (long)fs->names_sorted[mid];
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return (long)i;
+	return -1;
 }
 
 /* ---- resolving ---- */
@@ -373,12 +411,11 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 					return rc;
 				const char *want = comp;
 				for (int tries = 0; tries < 2 && found == TOML_NONE; tries++) {
-					for (size_t i = 0; i < n; i++)
-						if (!strcmp(names[i], want)) {
-							found = toml_at(d, a, i);
-							idx = i;
-							break;
-						}
+					long at = find_runner(fs, names, n, want);
+					if (at >= 0) {
+						idx = (size_t)at;
+						found = toml_at(d, a, idx);
+					}
 					/* a runner renamed under someone's feet keeps
 					 * answering to its old name for a while */
 					char akey[300];

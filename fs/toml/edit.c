@@ -191,6 +191,29 @@ static int check_new_key(const toml_doc *d, uint32_t t, const char *key, size_t 
 	return 0;
 }
 
+/* A table of the same name elsewhere (the same [runners.docker] in
+ * another runner) that has keys: new keys are indented like its. */
+static uint32_t peer_with_keys(const toml_doc *d, uint32_t t)
+{
+	struct buf mine = BUF_INIT, other = BUF_INIT;
+	uint32_t found = NONE;
+	if (header_path(&mine, d, t) < 0)
+		goto out;
+	for (uint32_t i = d->nheaders; i-- > 0 && found == NONE;) {
+		uint32_t h = d->headers[i];
+		if (h == t || d->nodes[h].last_kv == NONE || d->nodes[h].form != d->nodes[t].form)
+			continue;
+		buf_reset(&other);
+		if (header_path(&other, d, h) == 0 && other.len == mine.len &&
+		    (!mine.len || !memcmp(other.p, mine.p, mine.len)))
+			found = h;
+	}
+out:
+	buf_free(&mine);
+	buf_free(&other);
+	return found;
+}
+
 /* Add `key = <val>` to table t; val is TOML text already checked. */
 static int insert_text(toml_doc *d, uint32_t t, const char *key, size_t klen,
 		       const char *val, size_t vlen, toml_error *err)
@@ -262,7 +285,11 @@ static int insert_text(toml_doc *d, uint32_t t, const char *key, size_t klen,
 			blank_after = pos < d->len;
 		} else {
 			pos = tn->lend;
-			line_indent(d, tn->vstart, &ind, &nind);
+			uint32_t peer = peer_with_keys(d, t);
+			if (peer != NONE)
+				line_indent(d, d->nodes[d->nodes[peer].last_kv].lstart, &ind, &nind);
+			else
+				line_indent(d, tn->vstart, &ind, &nind);
 		}
 		if (pos > 0 && d->text[pos - 1] != '\n' && (r = buf_adds(&b, eol)) < 0)
 			goto out;

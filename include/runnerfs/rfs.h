@@ -80,6 +80,7 @@ struct rfs {
 	/* runner directory names for the current generation */
 	uint64_t names_gen;
 	char **names;
+	size_t *names_sorted; /* positions, by name */
 	size_t nnames;
 };
 
