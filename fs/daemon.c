@@ -76,42 +76,37 @@ void daemon_usage(FILE *out)
 	      out);
 }
 
-struct parse_state {
-	struct rfs *fs;
-	int positional;
-	bool help, version;
-};
-
+/* fuse_opt hands us the options struct: the RFS_OPT offsets are into it */
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
-	struct parse_state *ps = data;
+	struct rfs_opts *o = data;
 	(void)outargs;
 	switch (key) {
 	case KEY_HELP:
-		ps->help = true;
+		o->help = true;
 		return 0;
 	case KEY_VERSION:
-		ps->version = true;
+		o->version = true;
 		return 0;
 	case KEY_FG:
-		ps->fs->opt.foreground = true;
+		o->foreground = true;
 		return 1;
 	case KEY_DEBUG:
-		ps->fs->opt.foreground = ps->fs->opt.debug = true;
+		o->foreground = o->debug = true;
 		return 1;
 	case KEY_RO:
-		ps->fs->opt.ro = true;
+		o->ro = true;
 		return 1;
 	case KEY_ALLOW_OTHER:
-		ps->fs->opt.allow_other = true;
+		o->allow_other = true;
 		return 1;
 	case KEY_DEFPERM:
-		ps->fs->opt.default_permissions = true;
+		o->default_permissions = true;
 		return 1;
 	case FUSE_OPT_KEY_NONOPT:
 		/* CONFIG first (ours), MOUNTPOINT second (FUSE's) */
-		if (ps->positional++ == 0) {
-			ps->fs->opt.config = strdup(arg);
+		if (o->positional++ == 0) {
+			o->config = strdup(arg);
 			return 0;
 		}
 		return 1;
@@ -172,23 +167,22 @@ int daemon_main(int argc, char **argv)
 	fs.opt.backups = 5;
 	fs.opt.reload_delay = 300;
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct parse_state ps = {.fs = &fs};
 	int ret = 1;
 
-	if (fuse_opt_parse(&args, &ps, rfs_opts_spec, opt_proc) < 0)
+	if (fuse_opt_parse(&args, &fs.opt, rfs_opts_spec, opt_proc) < 0)
 		goto out;
-	if (ps.help) {
+	if (fs.opt.help) {
 		daemon_usage(stdout);
 		ret = 0;
 		goto out;
 	}
-	if (ps.version) {
+	if (fs.opt.version) {
 		printf("runnerfs %s (libfuse %d)\n", RUNNERFS_VERSION, fuse_version());
 		ret = 0;
 		goto out;
 	}
-	if (ps.positional < 2) {
-		fprintf(stderr, "runnerfs: %s\n", ps.positional ? "missing MOUNTPOINT" : "missing CONFIG and MOUNTPOINT");
+	if (fs.opt.positional < 2) {
+		fprintf(stderr, "runnerfs: %s\n", fs.opt.positional ? "missing MOUNTPOINT" : "missing CONFIG and MOUNTPOINT");
 		daemon_usage(stderr);
 		ret = 2;
 		goto out;

@@ -32,6 +32,9 @@ struct rfs_opts {
 	bool debug;
 	bool allow_other;
 	bool default_permissions;
+	/* command-line parsing */
+	int positional;
+	bool help, version;
 };
 
 struct rfs_version {
