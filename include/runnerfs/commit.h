@@ -7,10 +7,12 @@
  *
  * Life cycle:
  *
- *   commit_init(&c, path, ops)   remember the file and its directory (an
- *                                O_PATH/O_DIRECTORY fd is kept so the
- *                                directory can be fsynced); ops NULL = the
- *                                real system calls
+ *   commit_init(&c, path, ops)   remember the file (a symlink in its last
+ *                                component is followed once) and its
+ *                                directory (an O_RDONLY|O_DIRECTORY fd is
+ *                                kept: fsync needs one); ops NULL = the
+ *                                real system calls. It zeroes c: set
+ *                                c->warn after it.
  *   commit_load(&c, &bytes, &len)
  *                                read the file (a missing file reads as
  *                                empty, -ENOENT is not an error) and record
