@@ -149,6 +149,7 @@ static void free_fs(struct rfs *fs)
 	rfs_map_free(&fs->aliases);
 	rfs_map_free(&fs->emptydirs);
 	rfs_map_free(&fs->pending);
+	rfs_map_free(&fs->origins);
 	for (size_t i = 0; i < fs->nnames; i++)
 		free(fs->names[i]);
 	free(fs->names);

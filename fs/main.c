@@ -94,7 +94,7 @@ static void md_table(const struct schema_table *t, bool entries)
 			printf("array of tables [[%s]]", k->table->path);
 			break;
 		case SK_MAP:
-			printf("table of %s values", schema_type_name(k->type));
+			printf("map (values: %s)", schema_type_name(k->type));
 			break;
 		case SK_VALUE:
 			printf("%s", schema_type_name(k->type));

@@ -63,12 +63,64 @@ static int resolve(struct rfs *fs, const char *path, struct tree_ref *r)
 
 /* ---- attributes ---- */
 
-static ino_t path_ino(const char *p)
+static uint64_t hash_str(uint64_t h, const char *p)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
 	for (; *p; p++)
 		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h;
+}
+
+static bool has_prefix(const char *p, const char *k, size_t *n)
+{
+	*n = strlen(k);
+	return !strncmp(p, k, *n) && (p[*n] == '\0' || p[*n] == '/');
+}
+
+/* The path a node had when this mount first saw it: renames during the
+ * mount (mv of a runner or key, a runner whose name changed) are undone. */
+static void identity_of(struct rfs *fs, const char *p, struct buf *out)
+{
+	size_t n;
+	for (size_t i = 0; i < fs->origins.n; i++)
+		if (has_prefix(p, fs->origins.v[i].key, &n)) {
+			buf_adds(out, fs->origins.v[i].val);
+			buf_adds(out, p + n);
+			return;
+		}
+	buf_adds(out, p);
+}
+
+/* A node's inode number: a hash of its identity, so that a rename keeps
+ * it. A new node at a path another node came from gets another number. */
+static ino_t path_ino(struct rfs *fs, const char *p)
+{
+	struct buf id = BUF_INIT;
+	identity_of(fs, p, &id);
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t n;
+	if (id.p && !strcmp(id.p, p))
+		for (size_t i = 0; i < fs->origins.n; i++)
+			if (has_prefix(p, fs->origins.v[i].val, &n) && strcmp(fs->origins.v[i].key, p)) {
+				h = hash_str(h, "\x01new:");
+				break;
+			}
+	h = hash_str(h, id.p ? id.p : p);
+	buf_free(&id);
 	return (ino_t)(h | 2); /* never 0 or 1 */
+}
+
+/* `to` is the node that was `from`. */
+static void keep_identity(struct rfs *fs, const char *from, const char *to)
+{
+	struct buf id = BUF_INIT;
+	identity_of(fs, from, &id);
+	if (!id.p)
+		return;
+	rfs_map_del_prefix(&fs->origins, from);
+	rfs_map_del_prefix(&fs->origins, to);
+	if (strcmp(id.p, to))
+		rfs_map_set(&fs->origins, to, NULL, id.p);
+	buf_free(&id);
 }
 
 static struct timespec node_time(struct rfs *fs, const char *p)
@@ -117,7 +169,7 @@ static int attr_of(struct rfs *fs, const char *p, struct stat *st, struct handle
 	memset(st, 0, sizeof(*st));
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
-	st->st_ino = path_ino(p);
+	st->st_ino = path_ino(fs, p);
 	st->st_mtim = node_time(fs, p);
 	st->st_atim = st->st_mtim;
 	st->st_ctim = st->st_mtim;
@@ -297,6 +349,9 @@ static void follow_runner(struct rfs *fs, const char *p, long idx)
 	memcpy(old, p, len);
 	old[len] = '\0';
 	if (strcmp(old + 8, names[idx])) {
+		char now[300];
+		snprintf(now, sizeof(now), "runners/%s", names[idx]);
+		keep_identity(fs, old, now);
 		rfs_map_set(&fs->aliases, old, NULL, names[idx]);
 		touch(fs, "runners");
 	}
@@ -921,6 +976,7 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 			rc = txn_run(fs, a.to, rename_runner_fn, &a);
 		if (rc == 0) {
 			touch(fs, "runners");
+			keep_identity(fs, a.from, a.to);
 			rfs_map_del_prefix(&fs->aliases, a.from);
 		}
 	} else if (a.rf.kind == TK_VALUE && (a.rt.kind == TK_MISSING || a.rt.kind == TK_VALUE) && !a.rt.entry) {
@@ -928,6 +984,7 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 			goto out;
 		rc = txn_run(fs, a.to, move_value_fn, &a);
 		if (rc == 0) {
+			keep_identity(fs, a.from, a.to);
 			touch(fs, fdir);
 			touch(fs, tdir);
 			touch(fs, a.to);

@@ -37,6 +37,9 @@
 static int rule_concurrent(const toml_value *v, char *why, size_t whylen);
 static int rule_label_value(const toml_value *v, char *why, size_t whylen);
 static int rule_has_percent_s(const toml_value *v, char *why, size_t whylen);
+static int rule_machine_name(const toml_value *v, char *why, size_t whylen);
+static int rule_s3_auth(const toml_value *v, char *why, size_t whylen);
+static int rule_s3_encryption(const toml_value *v, char *why, size_t whylen);
 static int rule_number(const toml_value *v, char *why, size_t whylen);
 static int key_rule_label(const char *key, size_t len, char *why, size_t whylen);
 static int key_rule_feature_flag(const char *key, size_t len, char *why, size_t whylen);
@@ -95,8 +98,10 @@ static const char *const log_formats[] = { "runner", "text", "json", NULL };
 static const char *const pull_policies[] = { "always", "never", "if-not-present", NULL };
 static const char *const k8s_pull_policies[] = { "always", "never", "if-not-present", "", NULL };
 static const char *const cache_types[] = { "s3", "gcs", "azure", "", NULL };
-static const char *const s3_auth_types[] = { "iam", "access-key", "", NULL };
-static const char *const s3_encryptions[] = { "S3", "KMS", "DSSE-KMS", "", NULL };
+/* The runner compares these two ignoring case, so they are rules, not
+ * allowed lists (which are exact). */
+static const char *const s3_auth_types[] = { "iam", "access-key", NULL };
+static const char *const s3_encryptions[] = { "S3", "KMS", "DSSE-KMS", NULL };
 static const char *const dns_policies[] = {
 	"none", "default", "cluster-first", "cluster-first-with-host-net", "", NULL,
 };
@@ -267,8 +272,8 @@ static const struct schema_key s3_keys[] = {
 	V("BucketName", STR, 0, NULL, NULL, "Bucket of the cache"),
 	V("BucketLocation", STR, 0, NULL, NULL, "Region of the bucket"),
 	V("Insecure", BOOL, 0, NULL, "false", "Use plain HTTP"),
-	V("AuthenticationType", STR, 0, s3_auth_types, NULL, "How to authenticate (default: access-key with address and keys, else iam)"),
-	V("ServerSideEncryption", STR, 0, s3_encryptions, NULL, "Server-side encryption"),
+	VR("AuthenticationType", STR, 0, NULL, NULL, "How to authenticate: iam or access-key, any case (default: access-key with address and keys, else iam)", rule_s3_auth),
+	VR("ServerSideEncryption", STR, 0, NULL, NULL, "Server-side encryption: S3, KMS or DSSE-KMS, any case", rule_s3_encryption),
 	V("ServerSideEncryptionKeyID", STR, 0, NULL, NULL, "KMS key of server-side encryption"),
 	V("DualStack", BOOL, 0, NULL, "true", "Use IPv4 and IPv6 endpoints"),
 	V("PathStyle", BOOL, 0, NULL, NULL, "Use path-style bucket URLs (default: detected)"),
@@ -377,7 +382,7 @@ static const struct schema_key machine_keys[] = {
 	V("IdleTime", INT, 0, NULL, NULL, "Seconds a machine may stay idle"),
 	V("MaxBuilds", INT, 0, NULL, NULL, "Jobs after which a machine is removed"),
 	V("MachineDriver", STR, 0, NULL, NULL, "Docker Machine driver"),
-	VR("MachineName", STR, 0, NULL, NULL, "Machine name pattern, must contain %s", rule_has_percent_s),
+	VR("MachineName", STR, 0, NULL, NULL, "Machine name pattern, must contain %s", rule_machine_name),
 	V("MachineOptions", STRS, SECRET, NULL, NULL, "Driver options (often cloud credentials)"),
 	VR("MachineOptionsWithName", STRS, 0, NULL, NULL, "Driver options that name the machine, each must contain %s", rule_has_percent_s),
 	V("MaxRemovalAttempts", INT, 0, NULL, NULL, "Attempts to remove a machine"),
@@ -1452,6 +1457,43 @@ static int rule_has_percent_s(const toml_value *v, char *why, size_t whylen)
 	say(why, whylen, "the value must contain %%s, where the machine name goes "
 	    "(the runner refuses the file)");
 	return -EINVAL;
+}
+
+static int rule_machine_name(const toml_value *v, char *why, size_t whylen)
+{
+	if (v->type == TOML_STRING && v->len == 0)
+		return 0; /* empty: not set */
+	return rule_has_percent_s(v, why, whylen);
+}
+
+/* One of list, ignoring ASCII case; empty is the same as not set. */
+static int one_of_ci(const toml_value *v, const char *const *list, char *why, size_t whylen)
+{
+	if (v->type != TOML_STRING || v->len == 0)
+		return 0;
+	char shown[96], names[200];
+	size_t o = 0;
+	names[0] = '\0';
+	for (const char *const *a = list; *a; a++) {
+		if (name_is_ci(*a, v->str, v->len))
+			return 0;
+		int n = snprintf(names + o, sizeof names - o, "%s%s", o ? ", " : "", *a);
+		if (n > 0 && (size_t)n < sizeof names - o)
+			o += (size_t)n;
+	}
+	quote(shown, sizeof shown, v->str, v->len, 40);
+	say(why, whylen, "%s is not one of: %s", shown, names);
+	return -EINVAL;
+}
+
+static int rule_s3_auth(const toml_value *v, char *why, size_t whylen)
+{
+	return one_of_ci(v, s3_auth_types, why, whylen);
+}
+
+static int rule_s3_encryption(const toml_value *v, char *why, size_t whylen)
+{
+	return one_of_ci(v, s3_encryptions, why, whylen);
 }
 
 static int rule_number(const toml_value *v, char *why, size_t whylen)

@@ -647,6 +647,10 @@ int toml_set(toml_doc *d, uint32_t n, const toml_value *v, toml_error *err)
 	if (!has_value_span(d, n))
 		return -EISDIR;
 	const struct tnode *nd = &d->nodes[n];
+	/* the same value, however it is spelled in the file, is no change:
+	 * writing back what was read leaves the bytes alone */
+	if (nd->type != TOML_ARRAY && nd->type != TOML_TABLE && same_value(d, n, v))
+		return 0;
 	toml_form hint = TOML_FORM_PLAIN;
 	if ((nd->type == TOML_STRING && v->type == TOML_STRING) ||
 	    (nd->type == TOML_INTEGER && v->type == TOML_INTEGER))

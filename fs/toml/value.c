@@ -171,15 +171,23 @@ static int write_float(struct buf *out, double f)
 		return buf_adds(out, "nan");
 	if (isinf(f))
 		return buf_adds(out, f < 0 ? "-inf" : "inf");
-	char tmp[40];
-	/* the shortest spelling that reads back as the same double */
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, f);
+	/* The fewest digits that read back as the same double, written as a
+	 * person would (Python's repr): plainly for exponents -4 to 15,
+	 * with an exponent otherwise. */
+	char tmp[64];
+	int prec = 1, exp = 0;
+	for (; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, f);
 		if (strtod(tmp, NULL) == f)
 			break;
 	}
-	/* TOML wants digits on both sides of a point and a float needs a
-	 * point or an exponent */
+	const char *e = strchr(tmp, 'e');
+	exp = e ? atoi(e + 1) : 0;
+	if (exp >= -4 && exp < 16) {
+		int decimals = prec - 1 - exp;
+		snprintf(tmp, sizeof(tmp), "%.*f", decimals > 0 ? decimals : 0, f);
+	}
+	/* TOML wants a point or an exponent in a float */
 	if (!strpbrk(tmp, ".eE"))
 		strcat(tmp, ".0");
 	return buf_adds(out, tmp);

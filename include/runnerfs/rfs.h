@@ -79,6 +79,7 @@ struct rfs {
 	struct rfs_map aliases; /* "runners/OLD" -> "runners/NEW" */
 	struct rfs_map emptydirs; /* directories that exist with nothing in them */
 	struct rfs_map pending;   /* keys being created by an open file (count) */
+	struct rfs_map origins;   /* renamed path -> "@ino" it had before */
 
 	/* runner directory names for the current generation */
 	uint64_t names_gen;
