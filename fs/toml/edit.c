@@ -715,6 +715,21 @@ static int check_raw(const char *text, size_t len, size_t *s, size_t *e, toml_er
 	return r;
 }
 
+/* Raw TOML text in the document's line endings: a bare LF becomes CRLF in
+ * a CRLF file (a line break inside a multi-line string reads the same
+ * either way). */
+static int raw_in_doc_eol(const toml_doc *d, const char *text, size_t len, struct buf *out)
+{
+	int r = 0;
+	for (size_t i = 0; i < len && r >= 0; i++) {
+		if (d->crlf && text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
+			r = buf_addc(out, '\r');
+		if (r >= 0)
+			r = buf_addc(out, text[i]);
+	}
+	return r;
+}
+
 int toml_set_raw(toml_doc *d, uint32_t n, const char *text, size_t len, toml_error *err)
 {
 	if (err)
@@ -727,8 +742,13 @@ int toml_set_raw(toml_doc *d, uint32_t n, const char *text, size_t len, toml_err
 	int r = check_raw(text, len, &a, &z, err);
 	if (r < 0)
 		return r;
-	struct splice sp = {d->nodes[n].vstart, d->nodes[n].vend, text + a, z - a};
-	return apply(d, &sp, 1, err);
+	struct buf b = BUF_INIT;
+	if ((r = raw_in_doc_eol(d, text + a, z - a, &b)) == 0) {
+		struct splice sp = {d->nodes[n].vstart, d->nodes[n].vend, b.p ? b.p : "", b.len};
+		r = apply(d, &sp, 1, err);
+	}
+	buf_free(&b);
+	return r;
 }
 
 int toml_insert(toml_doc *d, uint32_t t, const char *key, size_t klen, const toml_value *v,
@@ -768,7 +788,13 @@ int toml_insert_raw(toml_doc *d, uint32_t t, const char *key, size_t klen, const
 		err->msg[0] = '\0';
 	size_t a, z;
 	int r = check_raw(text, len, &a, &z, err);
-	return r < 0 ? r : insert_text(d, t, key, klen, text + a, z - a, err);
+	if (r < 0)
+		return r;
+	struct buf b = BUF_INIT;
+	if ((r = raw_in_doc_eol(d, text + a, z - a, &b)) == 0)
+		r = insert_text(d, t, key, klen, b.p ? b.p : "", b.len, err);
+	buf_free(&b);
+	return r;
 }
 
 /* ---- tables ---- */
@@ -821,6 +847,13 @@ static int header_insert(toml_doc *d, uint32_t t, const char *key, size_t klen, 
 		const char *ind;
 		size_t nind;
 		line_indent(d, d->nodes[like].vstart, &ind, &nind);
+		r = buf_add(&b, ind, nind);
+	} else if (r >= 0 && t != TOML_ROOT && d->nodes[t].last_kv != NONE) {
+		/* no peer: a level deeper, like the parent's keys (the runner
+		 * indents each level two spaces) */
+		const char *ind;
+		size_t nind;
+		line_indent(d, d->nodes[d->nodes[t].last_kv].lstart, &ind, &nind);
 		r = buf_add(&b, ind, nind);
 	}
 	if (r >= 0)

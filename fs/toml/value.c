@@ -300,7 +300,7 @@ int toml_value_parse(toml_type type, const char *text, size_t len,
 	size_t end;
 	toml_type got;
 	toml_form form;
-	struct scan_err e;
+	struct scan_err e = {NULL, 0};
 	int r = n ? scan_bare_scalar(s, n, 0, &end, &got, &form, &e) : -EINVAL;
 	bool ok = r == 0 && end == n &&
 		  (got == type || (type == TOML_FLOAT && got == TOML_INTEGER));
@@ -320,10 +320,13 @@ int toml_value_parse(toml_type type, const char *text, size_t len,
 		for (size_t i = 0; i < n && k < 40; i++)
 			shown[k++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
 		shown[k] = '\0';
-		set_error(err, NULL, 0, 0, "%s%s%s is not %s %s%s", n ? "\"" : "", n ? shown : "an empty value",
+		/* when it looks like the right type, say what is wrong with it */
+		bool same_kind = r < 0 && e.why && (type == TOML_INTEGER || type == TOML_FLOAT) && n &&
+				 (s[0] == '-' || s[0] == '+' || (s[0] >= '0' && s[0] <= '9'));
+		set_error(err, NULL, 0, 0, "%s%s%s is not %s %s%s%s", n ? "\"" : "", n ? shown : "an empty value",
 			  n > 40 ? "...\"" : n ? "\"" : "",
 			  type == TOML_INTEGER || type == TOML_DATETIME ? "an" : "a", toml_type_name(type),
-			  type_hint(type));
+			  same_kind ? ": " : "", same_kind ? e.why : type_hint(type));
 		return -EINVAL;
 	}
 	out->str = s;
