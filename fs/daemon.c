@@ -150,6 +150,11 @@ static void free_fs(struct rfs *fs)
 	rfs_map_free(&fs->emptydirs);
 	rfs_map_free(&fs->pending);
 	rfs_map_free(&fs->origins);
+	scratch_free(&fs->scratch);
+	for (int i = 0; i < fs->ntombs; i++) {
+		free(fs->tombs[i].path);
+		free(fs->tombs[i].text);
+	}
 	for (size_t i = 0; i < fs->nnames; i++)
 		free(fs->names[i]);
 	free(fs->names);

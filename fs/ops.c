@@ -38,7 +38,39 @@ struct handle {
 	bool truncated; /* emptied by O_TRUNC or ftruncate since */
 	bool failed;    /* a write() was rejected: never commit this */
 	bool created;   /* a new key: it exists once committed */
+	struct scratch_data *sd; /* a scratch file: reads and writes go here */
+	struct handle *prev, *next; /* every open handle, for unmount */
 };
+
+/* The kernel sends release asynchronously; at unmount some may never
+ * arrive. Open handles are listed so destroy can free them. */
+static void track(struct rfs *fs, struct handle *h)
+{
+	h->next = fs->handles;
+	if (h->next)
+		h->next->prev = h;
+	fs->handles = h;
+}
+
+static void untrack(struct rfs *fs, struct handle *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+}
+
+static void free_handle(struct handle *h)
+{
+	scratch_data_unref(h->sd);
+	buf_free(&h->buf);
+	free(h->path);
+	free(h);
+}
+
+static bool key_name(const struct tree_ref *r);
 
 static struct rfs *ctx(void)
 {
@@ -160,8 +192,44 @@ static int file_size(struct rfs *fs, const struct tree_ref *r, off_t *size)
 	return rc;
 }
 
+static void scratch_attr(struct rfs *fs, const struct scratch *sc, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	const struct scratch_data *d = sc->data;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_ino = d->ino;
+	st->st_mtim = st->st_atim = st->st_ctim = d->mtime;
+	st->st_blksize = 4096;
+	st->st_nlink = sc->type == SC_DIR ? 2 : d->nlink;
+	st->st_mode = (sc->type == SC_DIR ? S_IFDIR : sc->type == SC_LINK ? S_IFLNK : S_IFREG) | d->mode;
+	st->st_size = (off_t)d->content.len;
+	st->st_blocks = (st->st_size + 511) / 512;
+}
+
+/* The directory of p, if it is a scratch directory. */
+static struct scratch *scratch_parent(struct rfs *fs, const char *p)
+{
+	char dir[PATH_MAX];
+	const char *s = strrchr(p, '/');
+	if (!s)
+		return NULL;
+	size_t n = (size_t)(s - p);
+	if (n >= sizeof(dir))
+		return NULL;
+	memcpy(dir, p, n);
+	dir[n] = '\0';
+	struct scratch *sc = scratch_get(&fs->scratch, dir);
+	return sc && sc->type == SC_DIR ? sc : NULL;
+}
+
 static int attr_of(struct rfs *fs, const char *p, struct stat *st, struct handle *h)
 {
+	struct scratch *sc = scratch_get(&fs->scratch, p);
+	if (sc) {
+		scratch_attr(fs, sc, st);
+		return 0;
+	}
 	struct tree_ref r;
 	int rc = resolve(fs, p, &r);
 	if (rc < 0)
@@ -251,11 +319,66 @@ static int rfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 		if (rc == -ENOBUFS)
 			rc = 0;
 	}
+	if (rc == 0 || (rc == -ENOENT && scratch_get(&fs->scratch, rel(path)))) {
+		if (rc == -ENOENT) {
+			filler(buf, ".", NULL, 0, 0);
+			filler(buf, "..", NULL, 0, 0);
+			rc = 0;
+		}
+		/* the editors' files next to the keys */
+		const char *dir = rel(path);
+		size_t n = strlen(dir);
+		for (size_t i = 0; i < fs->scratch.n; i++) {
+			const char *sp = fs->scratch.v[i].path;
+			const char *base = n ? sp + n + 1 : sp;
+			if ((n && (strncmp(sp, dir, n) || sp[n] != '/')) || strchr(base, '/'))
+				continue;
+			filler(buf, base, NULL, 0, 0);
+		}
+	}
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
 }
 
 /* ---- committing ---- */
+
+static void drop_tomb(struct rfs *fs, int i)
+{
+	free(fs->tombs[i].path);
+	free(fs->tombs[i].text);
+	memmove(&fs->tombs[i], &fs->tombs[i + 1], sizeof(fs->tombs[0]) * (size_t)(fs->ntombs - i - 1));
+	fs->ntombs--;
+}
+
+static void push_tomb(struct rfs *fs, const char *p, size_t at, char *text, size_t len)
+{
+	if (fs->ntombs == RFS_TOMBS)
+		drop_tomb(fs, 0);
+	char *path = strdup(p);
+	if (!path) {
+		free(text);
+		return;
+	}
+	struct rfs_tomb *t = &fs->tombs[fs->ntombs++];
+	*t = (struct rfs_tomb){path, at, text, len, fs->generation, {0, 0}};
+	clock_gettime(CLOCK_REALTIME, &t->when);
+}
+
+/* The removed line of key p, if it can go back: nothing else has changed
+ * since its removal and it was removed a moment ago. */
+static struct rfs_tomb *find_tomb(struct rfs *fs, const char *p)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (int i = fs->ntombs; i-- > 0;) {
+		struct rfs_tomb *t = &fs->tombs[i];
+		if (t->gen != fs->generation || now.tv_sec - t->when.tv_sec > RFS_REVIVE_SECONDS)
+			continue;
+		if (!strcmp(t->path, p))
+			return t;
+	}
+	return NULL;
+}
 
 struct store_arg {
 	const char *path;
@@ -271,6 +394,20 @@ static int store_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 	if (rc < 0) {
 		snprintf(why, n, "it no longer exists");
 		return rc;
+	}
+	struct rfs_tomb *t = r.kind == TK_MISSING ? find_tomb(fs, a->path) : NULL;
+	if (t) {
+		/* a save that removed the key and made it again: put its line
+		 * back where it was, then change only its value */
+		toml_error err;
+		struct tree_ref back;
+		if (toml_splice(*work, t->at, t->at, t->text, t->len, &err) == 0 &&
+		    tree_resolve_in(fs, *work, a->path, &back) == 0 && back.kind == TK_VALUE)
+			return tree_store(*work, &back, a->text, a->len, why, n);
+		/* it does not fit back: start from the same document again */
+		toml_free(*work);
+		if ((rc = toml_clone(fs->doc, work)) < 0)
+			return rc;
 	}
 	return tree_store(*work, &r, a->text, a->len, why, n);
 }
@@ -368,6 +505,17 @@ static void keep_dir(struct rfs *fs, const char *dir)
 		rfs_map_set(&fs->emptydirs, dir, NULL, NULL);
 }
 
+static int restore_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
+{
+	struct rfs_tomb *t = arg;
+	toml_error err;
+	(void)fs;
+	int rc = toml_splice(*work, t->at, t->at, t->text, t->len, &err);
+	if (rc < 0)
+		snprintf(why, n, "could not put the old value back: %s", err.msg);
+	return rc;
+}
+
 static int commit_text(struct rfs *fs, const char *p, enum tree_kind kind, const char *text,
 		       size_t len)
 {
@@ -378,8 +526,20 @@ static int commit_text(struct rfs *fs, const char *p, enum tree_kind kind, const
 	if (kind != TK_CONFIG && resolve(fs, p, &r) == 0)
 		was_missing = r.kind == TK_MISSING;
 	int rc = txn_run(fs, p, kind == TK_CONFIG ? replace_fn : store_fn, &a);
-	if (rc < 0)
+	if (rc < 0) {
+		/* a save that removed the key and then failed (install of a bad
+		 * value): the key comes back as it was, nothing is lost */
+		struct rfs_tomb *t = kind == TK_CONFIG ? NULL : find_tomb(fs, p);
+		if (t && txn_run(fs, p, restore_fn, t) == 0) {
+			drop_tomb(fs, (int)(t - fs->tombs));
+			touch(fs, p);
+		}
 		return rc;
+	}
+	/* a revived key has been written: its removal is over */
+	for (int i = fs->ntombs; i-- > 0;)
+		if (!strcmp(fs->tombs[i].path, p))
+			drop_tomb(fs, i);
 	touch(fs, p);
 	if (was_missing) {
 		char dir[PATH_MAX];
@@ -418,6 +578,41 @@ static int commit_handle(struct rfs *fs, struct handle *h)
 }
 
 /* ---- files ---- */
+
+/* Grow with zeros or cut. */
+static int buf_resize(struct buf *b, size_t n)
+{
+	if (n <= b->len) {
+		b->len = n;
+		if (b->p)
+			b->p[n] = '\0';
+		return 0;
+	}
+	int rc = buf_reserve(b, n - b->len);
+	if (rc < 0)
+		return rc;
+	memset(b->p + b->len, 0, n - b->len);
+	b->len = n;
+	b->p[n] = '\0';
+	return 0;
+}
+
+static struct handle *scratch_handle(struct scratch *sc, const char *p, int flags)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+	if (!h || !(h->path = strdup(p))) {
+		free(h);
+		return NULL;
+	}
+	h->sd = scratch_data_ref(sc->data);
+	h->writable = (flags & O_ACCMODE) != O_RDONLY;
+	h->append = flags & O_APPEND;
+	if (flags & O_TRUNC) {
+		buf_resize(&h->sd->content, 0);
+		clock_gettime(CLOCK_REALTIME, &h->sd->mtime);
+	}
+	return h;
+}
 
 static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, int flags,
 		      struct handle **out)
@@ -472,26 +667,67 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
 	pthread_mutex_lock(&fs->lock);
+	struct scratch *sc = scratch_get(&fs->scratch, p);
+	if (sc) {
+		struct handle *sh = sc->type == SC_FILE ? scratch_handle(sc, p, fi->flags) : NULL;
+		if (sh)
+			track(fs, sh);
+		pthread_mutex_unlock(&fs->lock);
+		if (!sh)
+			return sc->type == SC_FILE ? -ENOMEM : sc->type == SC_DIR ? -EISDIR : -ELOOP;
+		fi->fh = (uintptr_t)sh;
+		fi->direct_io = 1;
+		return 0;
+	}
 	struct tree_ref r;
 	struct handle *h = NULL;
 	int rc = resolve(fs, p, &r);
-	if (rc == 0 && r.kind == TK_MISSING && rfs_map_get(&fs->pending, p))
-		rc = 0; /* a key being created by another open */
-	else if (rc == 0)
+	/* a key being created by another open, or one whose creation failed
+	 * while the kernel still remembers the name: writing makes it */
+	bool making = rc == 0 && r.kind == TK_MISSING &&
+		      (rfs_map_get(&fs->pending, p) ||
+		       (key_name(&r) && (fi->flags & O_ACCMODE) != O_RDONLY && !fs->opt.ro));
+	if (rc == 0 && !making)
 		rc = check_open(fs, &r, fi->flags);
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags, &h);
-	if (rc == 0 && r.kind == TK_MISSING) {
-		h->created = true;
+	if (rc == 0 && making) {
+		struct timespec one = {1, 0};
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, p);
-		e->ts.tv_sec++;
+		h->created = true;
+		if (e)
+			e->ts.tv_sec++;
+		else
+			rfs_map_set(&fs->pending, p, &one, NULL);
 	}
+	if (rc == 0)
+		track(fs, h);
 	pthread_mutex_unlock(&fs->lock);
 	if (rc < 0)
 		return rc;
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1; /* content comes from the document, not a page cache */
 	return 0;
+}
+
+/* Is r a name that a key of its table may have (one the schema knows,
+ * or any name in an open map such as feature_flags)? */
+static bool key_name(const struct tree_ref *r)
+{
+	return r->kind == TK_MISSING && !r->entry && r->parent != TOML_NONE && r->sk &&
+	       (r->sk->kind == SK_VALUE || r->sk->kind == SK_MAP);
+}
+
+/* A scratch file was made; a name close to a key is most likely a typo,
+ * and the person should hear that it will not reach config.toml. */
+static void note_scratch(struct rfs *fs, const char *p, const struct tree_ref *r, bool in_dir)
+{
+	(void)fs;
+	const char *hint = !in_dir && r->pst ? schema_suggest(r->pst, r->key, r->klen) : NULL;
+	if (hint && r->key[0] != '.' && !strchr(r->key, '~'))
+		rfs_log(RFS_LOG_INFO, "%s: not a key here (did you mean \"%s\"?); kept in memory only", p, hint);
+	else
+		rfs_log(RFS_LOG_DEBUG, "%s: scratch file, kept in memory only", p);
 }
 
 /* May a new file named by r be made? Only a key the schema knows for its
@@ -514,17 +750,34 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	(void)mode;
 	pthread_mutex_lock(&fs->lock);
 	struct tree_ref r;
 	struct handle *h = NULL;
 	int rc = resolve(fs, p, &r);
-	if (rc == 0 && fs->opt.ro)
+	bool in_scratch_dir = rc == -ENOENT && scratch_parent(fs, p);
+	if ((rc == 0 || in_scratch_dir) && fs->opt.ro) {
 		rc = -EROFS;
-	else if (rc == 0 && r.kind != TK_MISSING)
+	} else if (in_scratch_dir || (rc == 0 && r.kind == TK_MISSING && !key_name(&r))) {
+		/* not a key: an editor's or a tool's own file, kept in memory */
+		struct scratch *sc;
+		rc = scratch_add(&fs->scratch, p, SC_FILE, mode, &sc);
+		if (rc == 0 && !(h = scratch_handle(sc, p, fi->flags)))
+			rc = -ENOMEM;
+		if (rc == 0) {
+			note_scratch(fs, p, &r, in_scratch_dir);
+			track(fs, h);
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (rc < 0)
+			return rc;
+		fi->fh = (uintptr_t)h;
+		fi->direct_io = 1;
+		return 0;
+	} else if (rc == 0 && r.kind != TK_MISSING) {
 		rc = check_open(fs, &r, fi->flags | O_TRUNC);
-	else if (rc == 0)
+	} else if (rc == 0) {
 		rc = creatable(fs, p, &r);
+	}
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags | O_TRUNC, &h);
 	if (rc == 0 && r.kind == TK_MISSING) {
@@ -536,6 +789,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 			rfs_map_set(&fs->pending, p, &one, NULL);
 		h->created = true;
 	}
+	if (rc == 0)
+		track(fs, h);
 	pthread_mutex_unlock(&fs->lock);
 	if (rc < 0)
 		return rc;
@@ -550,12 +805,17 @@ static int rfs_read(const char *path, char *buf, size_t size, off_t off, struct 
 	(void)path;
 	if (!h)
 		return -EBADF;
-	if ((size_t)off >= h->buf.len)
-		return 0;
-	size_t n = h->buf.len - (size_t)off;
-	if (n > size)
-		n = size;
-	memcpy(buf, h->buf.p + off, n);
+	struct rfs *fs = ctx();
+	pthread_mutex_lock(&fs->lock);
+	const struct buf *b = h->sd ? &h->sd->content : &h->buf;
+	size_t n = 0;
+	if ((size_t)off < b->len) {
+		n = b->len - (size_t)off;
+		if (n > size)
+			n = size;
+		memcpy(buf, b->p + off, n);
+	}
+	pthread_mutex_unlock(&fs->lock);
 	return (int)n;
 }
 
@@ -569,6 +829,18 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		return -EBADF;
 	pthread_mutex_lock(&fs->lock);
 	int rc = 0;
+	if (h->sd) {
+		struct buf *b = &h->sd->content;
+		if (h->append)
+			off = (off_t)b->len;
+		if ((size_t)off + size > b->len)
+			rc = buf_resize(b, (size_t)off + size);
+		if (rc == 0)
+			memcpy(b->p + off, data, size);
+		clock_gettime(CLOCK_REALTIME, &h->sd->mtime);
+		pthread_mutex_unlock(&fs->lock);
+		return rc < 0 ? rc : (int)size;
+	}
 	if (h->append)
 		off = (off_t)h->buf.len;
 	/* A whole invalid number in one write fails now: shells and scripts
@@ -647,10 +919,9 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 		if (e && --e->ts.tv_sec <= 0)
 			rfs_map_del(&fs->pending, h->path);
 	}
+	untrack(fs, h);
 	pthread_mutex_unlock(&fs->lock);
-	buf_free(&h->buf);
-	free(h->path);
-	free(h);
+	free_handle(h);
 	return 0;
 }
 
@@ -663,7 +934,12 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return -EINVAL;
 	pthread_mutex_lock(&fs->lock);
 	int rc = 0;
-	if (h) {
+	struct scratch *sc = h ? NULL : scratch_get(&fs->scratch, p);
+	if ((h && h->sd) || sc) {
+		struct scratch_data *d = h ? h->sd : sc->data;
+		rc = sc && sc->type != SC_FILE ? -EISDIR : buf_resize(&d->content, (size_t)size);
+		clock_gettime(CLOCK_REALTIME, &d->mtime);
+	} else if (h) {
 		/* ftruncate: part of an edit in progress (vim, rsync --inplace) */
 		if (!h->writable) {
 			rc = -EBADF;
@@ -710,18 +986,57 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 /* ---- removing ---- */
 
+struct remove_arg {
+	const char *path;
+	size_t at, len;
+	char *text; /* the lines a key took, for revival */
+};
+
 static int remove_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
 {
+	struct remove_arg *a = arg;
 	struct tree_ref r;
 	toml_error err = {0};
-	int rc = resolve(fs, arg, &r);
+	size_t start, end;
+	int rc = resolve(fs, a->path, &r);
 	if (rc < 0)
 		return rc;
 	if (r.node == TOML_NONE || r.node == TOML_ROOT)
 		return -ENOENT;
+	if (r.kind == TK_VALUE && toml_line_span(*work, r.node, &start, &end) == 0) {
+		free(a->text);
+		a->text = malloc(end - start + 1);
+		if (a->text) {
+			memcpy(a->text, toml_text(*work, NULL) + start, end - start);
+			a->at = start;
+			a->len = end - start;
+		}
+	}
 	rc = toml_remove(*work, r.node, &err);
 	if (rc < 0)
 		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
+}
+
+/* Remove the key at p, keeping what it took for a revival. */
+static int remove_key(struct rfs *fs, const char *p)
+{
+	struct remove_arg a = {.path = p};
+	long idx = runner_index(fs, p);
+	int rc = txn_run(fs, p, remove_fn, &a);
+	if (rc == 0) {
+		char dir[PATH_MAX];
+		parent_of(p, dir, sizeof(dir));
+		touch(fs, dir);
+		rfs_map_del(&fs->mtimes, p);
+		keep_dir(fs, dir);
+		follow_runner(fs, p, idx);
+		if (a.text) {
+			push_tomb(fs, p, a.at, a.text, a.len);
+			a.text = NULL;
+		}
+	}
+	free(a.text);
 	return rc;
 }
 
@@ -731,22 +1046,18 @@ static int rfs_unlink(const char *path)
 	const char *p = rel(path);
 	pthread_mutex_lock(&fs->lock);
 	struct tree_ref r;
+	struct scratch *sc = scratch_get(&fs->scratch, p);
+	if (sc) {
+		int rs = sc->type == SC_DIR ? -EISDIR : scratch_remove(&fs->scratch, p);
+		pthread_mutex_unlock(&fs->lock);
+		return rs;
+	}
 	int rc = resolve(fs, p, &r);
 	if (rc == 0) {
 		switch (r.kind) {
-		case TK_VALUE: {
-			long idx = runner_index(fs, p);
-			rc = fs->opt.ro ? -EROFS : txn_run(fs, p, remove_fn, (void *)p);
-			if (rc == 0) {
-				char dir[PATH_MAX];
-				parent_of(p, dir, sizeof(dir));
-				touch(fs, dir);
-				rfs_map_del(&fs->mtimes, p);
-				keep_dir(fs, dir);
-				follow_runner(fs, p, idx);
-			}
+		case TK_VALUE:
+			rc = fs->opt.ro ? -EROFS : remove_key(fs, p);
 			break;
-		}
 		case TK_MISSING:
 			rc = -ENOENT;
 			break;
@@ -769,9 +1080,20 @@ static int rfs_rmdir(const char *path)
 	const char *p = rel(path);
 	pthread_mutex_lock(&fs->lock);
 	struct tree_ref r;
+	struct scratch *sc = scratch_get(&fs->scratch, p);
+	if (sc) {
+		int rs = sc->type != SC_DIR ? -ENOTDIR
+			 : scratch_has_children(&fs->scratch, p) ? -ENOTEMPTY
+								 : scratch_remove(&fs->scratch, p);
+		pthread_mutex_unlock(&fs->lock);
+		return rs;
+	}
 	int rc = resolve(fs, p, &r);
 	if (rc == 0 && fs->opt.ro)
 		rc = -EROFS;
+	else if (rc == 0 && (r.kind == TK_TABLE || r.kind == TK_ENTRIES) &&
+		 scratch_has_children(&fs->scratch, p))
+		rc = -ENOTEMPTY; /* an editor's file is still in there */
 	else if (rc == 0) {
 		switch (r.kind) {
 		case TK_EMPTYDIR:
@@ -786,13 +1108,16 @@ static int rfs_rmdir(const char *path)
 				rc = -ENOTEMPTY;
 				break;
 			}
-			rc = txn_run(fs, p, remove_fn, (void *)p);
+			struct remove_arg ra = {.path = p};
+			rc = txn_run(fs, p, remove_fn, &ra);
+			free(ra.text);
 			if (rc == 0) {
 				char dir[PATH_MAX];
 				parent_of(p, dir, sizeof(dir));
 				touch(fs, dir);
 				rfs_map_del_prefix(&fs->mtimes, p);
 				rfs_map_del_prefix(&fs->aliases, p);
+				scratch_remove_under(&fs->scratch, p);
 			}
 			break;
 		case TK_ROOT:
@@ -846,14 +1171,24 @@ static int rfs_mkdir(const char *path, mode_t mode)
 {
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	(void)mode;
 	pthread_mutex_lock(&fs->lock);
 	struct mkdir_arg a = {.path = p};
 	struct tree_ref *r = &a.r;
 	int rc = tree_resolve(fs, p, r);
 	char dir[PATH_MAX];
 	parent_of(p, dir, sizeof(dir));
-	if (rc == -EINVAL)
+	if (scratch_get(&fs->scratch, p)) {
+		rc = -EEXIST;
+	} else if ((rc == -ENOENT && scratch_parent(fs, p)) ||
+		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->sk && r->parent != TOML_NONE)) {
+		/* a tool's own directory (puppet's lock): kept in memory */
+		bool in_dir = rc == -ENOENT;
+		rc = fs->opt.ro ? -EROFS : scratch_add(&fs->scratch, p, SC_DIR, mode, NULL);
+		if (rc == 0)
+			note_scratch(fs, p, r, in_dir);
+		pthread_mutex_unlock(&fs->lock);
+		return rc;
+	} else if (rc == -EINVAL)
 		rc = rfs_error(fs, -EINVAL, p, "not a valid name: write / as %%2F, %% as %%25, # as %%23");
 	else if (rc == 0 && fs->opt.ro)
 		rc = -EROFS;
@@ -926,9 +1261,9 @@ static int move_value_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, 
 	struct rename_arg *a = arg;
 	struct buf text = BUF_INIT;
 	toml_error err = {0};
+	/* the target keeps its place when it exists (key order stays);
+	 * the source's line goes */
 	int rc = tree_render(*work, &a->rf, &text);
-	if (rc == 0 && a->rt.kind == TK_VALUE) /* mv over an existing key */
-		rc = toml_remove(*work, a->rt.node, &err);
 	/* node ids change with every edit: find both again by path */
 	struct tree_ref rf, rt;
 	if (rc == 0)
@@ -945,6 +1280,40 @@ static int move_value_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, 
 	return rc;
 }
 
+/* rename a key's file to a name that is not a key (emacs: key -> key~,
+ * vim: key -> key~): its content becomes a scratch file there, and the key
+ * goes, kept for revival when the editor writes the key again. */
+static int key_to_scratch(struct rfs *fs, struct rename_arg *a)
+{
+	struct buf text = BUF_INIT;
+	struct scratch *sc;
+	int rc = tree_render(fs->doc, &a->rf, &text);
+	if (rc == 0) {
+		scratch_remove(&fs->scratch, a->to);
+		rc = scratch_add(&fs->scratch, a->to, SC_FILE, tree_is_secret(&a->rf) ? 0600 : 0644, &sc);
+	}
+	if (rc == 0 && (rc = buf_add(&sc->data->content, text.p ? text.p : "", text.len)) == 0 &&
+	    (rc = remove_key(fs, a->from)) < 0)
+		scratch_remove(&fs->scratch, a->to);
+	buf_free(&text);
+	return rc;
+}
+
+/* rename a scratch file onto a key (sed -i, Ansible, rsync, perl -pi,
+ * vim's and Python's atomic saves): its content is the key's new value,
+ * one transaction; on failure the scratch file stays. */
+static int scratch_to_key(struct rfs *fs, struct rename_arg *a, struct scratch *sc)
+{
+	if (sc->type != SC_FILE)
+		return rfs_error(fs, -EISDIR, a->to, "a directory cannot become a key");
+	struct scratch_data *d = scratch_data_ref(sc->data);
+	int rc = commit_text(fs, a->to, TK_VALUE, d->content.p ? d->content.p : "", d->content.len);
+	if (rc == 0)
+		scratch_remove(&fs->scratch, a->from);
+	scratch_data_unref(d);
+	return rc;
+}
+
 static int rfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct rfs *fs = ctx();
@@ -952,22 +1321,42 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;
 	pthread_mutex_lock(&fs->lock);
-	int rc = resolve(fs, a.from, &a.rf);
-	if (rc == 0)
-		rc = tree_resolve(fs, a.to, &a.rt);
+	struct scratch *sf = scratch_get(&fs->scratch, a.from), *st = scratch_get(&fs->scratch, a.to);
+	int rc = sf ? 0 : resolve(fs, a.from, &a.rf);
+	int rt = tree_resolve(fs, a.to, &a.rt);
+	bool to_scratch = st || (rt == -ENOENT && scratch_parent(fs, a.to)) ||
+			  (rt == 0 && a.rt.kind == TK_MISSING && !key_name(&a.rt) && !a.rt.entry);
+	if (rc == 0 && !to_scratch)
+		rc = rt;
 	if (rc == -EINVAL)
 		rc = rfs_error(fs, -EINVAL, a.to, "not a valid name: write / as %%2F, %% as %%25, # as %%23");
 	if (rc == 0 && fs->opt.ro)
 		rc = -EROFS;
-	if (rc == 0 && (flags & RENAME_NOREPLACE) && a.rt.kind != TK_MISSING)
+	bool to_exists = st || (rt == 0 && a.rt.kind != TK_MISSING);
+	if (rc == 0 && (flags & RENAME_NOREPLACE) && to_exists)
 		rc = -EEXIST;
 	if (rc < 0)
 		goto out;
 	char fdir[PATH_MAX], tdir[PATH_MAX];
 	parent_of(a.from, fdir, sizeof(fdir));
 	parent_of(a.to, tdir, sizeof(tdir));
-	if (a.rf.kind == TK_TABLE && a.rf.entry && !strncmp(a.from, "runners/", 8) &&
-	    !strcmp(fdir, "runners") && !strcmp(tdir, "runners")) {
+
+	if (sf && to_scratch) {
+		rc = scratch_rename(&fs->scratch, a.from, a.to);
+	} else if (sf) {
+		if (a.rt.kind == TK_VALUE || key_name(&a.rt))
+			rc = scratch_to_key(fs, &a, sf);
+		else
+			rc = rfs_error(fs, -EISDIR, a.to, "only a key's file can be replaced this way");
+		if (rc == 0)
+			touch(fs, a.to);
+	} else if (to_scratch) {
+		if (a.rf.kind == TK_VALUE)
+			rc = key_to_scratch(fs, &a);
+		else
+			rc = rfs_error(fs, -EXDEV, a.from, "only a key's file can be moved to a name that is not a key");
+	} else if (a.rf.kind == TK_TABLE && a.rf.entry && !strncmp(a.from, "runners/", 8) &&
+		   !strcmp(fdir, "runners") && !strcmp(tdir, "runners")) {
 		if (a.rt.kind != TK_MISSING)
 			rc = rfs_error(fs, -EEXIST, a.to, "a runner of that name already exists");
 		else if (a.rt.klen == 0)
@@ -980,8 +1369,6 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 			rfs_map_del_prefix(&fs->aliases, a.from);
 		}
 	} else if (a.rf.kind == TK_VALUE && (a.rt.kind == TK_MISSING || a.rt.kind == TK_VALUE) && !a.rt.entry) {
-		if (a.rt.kind == TK_MISSING && (rc = creatable(fs, a.to, &a.rt)) < 0)
-			goto out;
 		rc = txn_run(fs, a.to, move_value_fn, &a);
 		if (rc == 0) {
 			keep_identity(fs, a.from, a.to);
@@ -999,6 +1386,76 @@ out:
 	return rc;
 }
 
+/* ---- links: scratch only (emacs's lock, perl -pi.bak's backup) ---- */
+
+static int rfs_symlink(const char *target, const char *path)
+{
+	struct rfs *fs = ctx();
+	const char *p = rel(path);
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref r;
+	struct scratch *sc;
+	int rc = resolve(fs, p, &r);
+	if (scratch_get(&fs->scratch, p) || (rc == 0 && r.kind != TK_MISSING))
+		rc = -EEXIST;
+	else if ((rc == -ENOENT && scratch_parent(fs, p)) || (rc == 0 && !r.entry && r.parent != TOML_NONE))
+		rc = fs->opt.ro ? -EROFS : scratch_add(&fs->scratch, p, SC_LINK, 0777, &sc);
+	else if (rc == 0)
+		rc = -EACCES;
+	if (rc == 0)
+		rc = buf_adds(&sc->data->content, target);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static int rfs_readlink(const char *path, char *buf, size_t size)
+{
+	struct rfs *fs = ctx();
+	pthread_mutex_lock(&fs->lock);
+	struct scratch *sc = scratch_get(&fs->scratch, rel(path));
+	int rc = 0;
+	if (!sc || sc->type != SC_LINK) {
+		struct stat st;
+		rc = sc || attr_of(fs, rel(path), &st, NULL) == 0 ? -EINVAL : -ENOENT;
+	} else if (size) {
+		size_t n = sc->data->content.len < size - 1 ? sc->data->content.len : size - 1;
+		memcpy(buf, sc->data->content.p, n);
+		buf[n] = '\0';
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* link(2): a second name for a scratch file, or (perl -pi.bak) a scratch
+ * copy of a key's value under a name that is not a key. */
+static int rfs_link(const char *from, const char *to)
+{
+	struct rfs *fs = ctx();
+	const char *f = rel(from), *t = rel(to);
+	pthread_mutex_lock(&fs->lock);
+	struct tree_ref rf, rt;
+	struct scratch *sc;
+	int rc;
+	int rt_rc = resolve(fs, t, &rt);
+	bool free_name = (rt_rc == -ENOENT && scratch_parent(fs, t)) ||
+			 (rt_rc == 0 && rt.kind == TK_MISSING && !key_name(&rt) && !rt.entry);
+	if (scratch_get(&fs->scratch, t) || (rt_rc == 0 && rt.kind != TK_MISSING))
+		rc = -EEXIST;
+	else if (!free_name)
+		rc = -EPERM;
+	else if (fs->opt.ro)
+		rc = -EROFS;
+	else if (scratch_get(&fs->scratch, f))
+		rc = scratch_link(&fs->scratch, f, t);
+	else if ((rc = resolve(fs, f, &rf)) == 0 && rf.kind == TK_VALUE &&
+		 (rc = scratch_add(&fs->scratch, t, SC_FILE, tree_is_secret(&rf) ? 0600 : 0644, &sc)) == 0)
+		rc = tree_render(fs->doc, &rf, &sc->data->content);
+	else if (rc == 0)
+		rc = -EPERM;
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
 /* ---- metadata ---- */
 
 /* chmod, chown: accepted and not stored (modes follow the schema), so
@@ -1007,8 +1464,12 @@ static int rfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct stat st;
 	struct rfs *fs = ctx();
-	(void)mode;
 	pthread_mutex_lock(&fs->lock);
+	struct scratch *sc = scratch_get(&fs->scratch, rel(path));
+	if (sc)
+		sc->data->mode = mode & 07777;
+	else if (hof(fi) && hof(fi)->sd)
+		hof(fi)->sd->mode = mode & 07777;
 	int rc = attr_of(fs, rel(path), &st, hof(fi));
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
@@ -1036,7 +1497,11 @@ static int rfs_utimens(const char *path, const struct timespec tv[2], struct fus
 			t = st.st_mtim;
 		else
 			t = tv[1];
-		rc = rfs_map_set(&fs->mtimes, p, &t, NULL);
+		struct scratch *sc = scratch_get(&fs->scratch, p);
+		if (sc)
+			sc->data->mtime = t;
+		else
+			rc = rfs_map_set(&fs->mtimes, p, &t, NULL);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
@@ -1183,8 +1648,21 @@ static void *rfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return ctx();
 }
 
+static void rfs_destroy(void *data)
+{
+	struct rfs *fs = data;
+	pthread_mutex_lock(&fs->lock);
+	while (fs->handles) {
+		struct handle *h = fs->handles;
+		untrack(fs, h);
+		free_handle(h);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static const struct fuse_operations rfs_ops = {
 	.init        = rfs_init,
+	.destroy     = rfs_destroy,
 	.getattr     = rfs_getattr,
 	.readdir     = rfs_readdir,
 	.open        = rfs_open,
@@ -1207,10 +1685,10 @@ static const struct fuse_operations rfs_ops = {
 	.listxattr   = rfs_listxattr,
 	.setxattr    = rfs_setxattr,
 	.removexattr = rfs_removexattr,
-	.readlink    = NULL, /* no links: editors' scratch links arrive with scratch files */
-	.symlink     = NULL,
-	.link        = NULL,
-	.mknod       = NULL,
+	.symlink     = rfs_symlink,
+	.readlink    = rfs_readlink,
+	.link        = rfs_link,
+	.mknod       = NULL, /* create() covers regular files; no devices here */
 };
 
 const struct fuse_operations *rfs_operations(void)

@@ -1139,3 +1139,23 @@ int toml_rename(toml_doc *d, uint32_t n, const char *key, size_t klen, toml_erro
 	buf_free(&b);
 	return r;
 }
+
+int toml_line_span(const toml_doc *d, uint32_t n, size_t *start, size_t *end)
+{
+	if (!valid_node(d, n) || !(d->nodes[n].flags & F_LINE))
+		return -EINVAL;
+	*start = d->nodes[n].lstart;
+	*end = d->nodes[n].lend;
+	return 0;
+}
+
+int toml_splice(toml_doc *d, size_t start, size_t end, const char *text, size_t len,
+		toml_error *err)
+{
+	if (err)
+		err->msg[0] = '\0';
+	if (start > end || end > d->len)
+		return -EINVAL;
+	struct splice sp = {start, end, text, len};
+	return apply(d, &sp, 1, err);
+}

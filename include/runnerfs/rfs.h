@@ -16,9 +16,12 @@
 #include <time.h>
 
 #include "runnerfs/commit.h"
+#include "runnerfs/scratch.h"
 #include "runnerfs/toml.h"
 
 #define RFS_ERRORS_KEPT 100
+#define RFS_TOMBS 16
+#define RFS_REVIVE_SECONDS 30
 #define RFS_BACKUPS_MAX 100
 
 struct rfs_opts {
@@ -55,6 +58,20 @@ struct rfs_map {
 	size_t n, cap;
 };
 
+/* A key removed by the last change: if the same key is made again before
+ * anything else changes (an editor's rename-and-rewrite save, install's
+ * unlink-then-create), its line goes back where it was, comments and all. */
+struct rfs_tomb {
+	char *path;
+	size_t at;   /* where its bytes were */
+	char *text;  /* its lines */
+	size_t len;
+	uint64_t gen; /* the generation its removal made */
+	struct timespec when;
+};
+
+struct handle;
+
 struct rfs {
 	pthread_mutex_t lock;
 	struct rfs_opts opt;
@@ -79,7 +96,11 @@ struct rfs {
 	struct rfs_map aliases; /* "runners/OLD" -> "runners/NEW" */
 	struct rfs_map emptydirs; /* directories that exist with nothing in them */
 	struct rfs_map pending;   /* keys being created by an open file (count) */
-	struct rfs_map origins;   /* renamed path -> "@ino" it had before */
+	struct rfs_map origins;   /* renamed path -> the path it had before */
+	struct scratch_set scratch;
+	struct handle *handles; /* open files (ops.c's) */
+	struct rfs_tomb tombs[RFS_TOMBS];
+	int ntombs;
 
 	/* runner directory names for the current generation */
 	uint64_t names_gen;

@@ -209,4 +209,14 @@ int toml_remove(toml_doc *doc, uint32_t n, toml_error *err);
 int toml_rename(toml_doc *doc, uint32_t n, const char *key, size_t klen,
 		toml_error *err);
 
+/* The bytes toml_remove(n) takes for a key/value written on lines of its
+ * own (indentation to line end, line break included): -EINVAL otherwise. */
+int toml_line_span(const toml_doc *doc, uint32_t n, size_t *start, size_t *end);
+
+/* Low level: replace bytes [start, end) with text and reparse; the
+ * document is unchanged if the result is not TOML. For putting back bytes
+ * that an earlier edit removed. */
+int toml_splice(toml_doc *doc, size_t start, size_t end, const char *text, size_t len,
+		toml_error *err);
+
 #endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RUNNERFS_SCRATCH_H
+#define RUNNERFS_SCRATCH_H
+
+/*
+ * scratch: the files editors and tools make next to the file they save
+ * (sedXXXXXX, .key.swp, key~, 4913, .ansible_tmp*, an emacs lock symlink,
+ * puppet's lock directory). A name that is not a key of its table is a
+ * scratch file: an ordinary file, directory or symlink that lives in
+ * memory only, never reaches config.toml and is gone at unmount.
+ *
+ * Hard links share their content (struct scratch_data is reference
+ * counted, so an open file keeps its content after unlink). Paths are
+ * mount paths without the leading slash. The set is small and searched
+ * linearly.
+ */
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "runnerfs/buf.h"
+
+enum scratch_type { SC_FILE, SC_DIR, SC_LINK };
+
+struct scratch_data {
+	int refs;
+	struct buf content; /* a file's bytes, a link's target */
+	mode_t mode;
+	struct timespec mtime;
+	ino_t ino;
+	unsigned nlink;
+};
+
+struct scratch {
+	char *path;
+	enum scratch_type type;
+	struct scratch_data *data;
+};
+
+struct scratch_set {
+	struct scratch *v;
+	size_t n, cap;
+	unsigned long serial; /* for inode numbers */
+};
+
+struct scratch *scratch_get(struct scratch_set *s, const char *path);
+/* A new entry; -EEXIST if the path is taken. */
+int scratch_add(struct scratch_set *s, const char *path, enum scratch_type type, mode_t mode,
+		struct scratch **out);
+/* A second name for a file's content (link(2)). */
+int scratch_link(struct scratch_set *s, const char *from, const char *to);
+int scratch_remove(struct scratch_set *s, const char *path);
+/* Move an entry (and, for a directory, everything under it). An entry at
+ * `to` is replaced. */
+int scratch_rename(struct scratch_set *s, const char *from, const char *to);
+/* Is anything under directory `dir`? */
+bool scratch_has_children(struct scratch_set *s, const char *dir);
+/* Drop everything under `dir` (its table went away). */
+void scratch_remove_under(struct scratch_set *s, const char *dir);
+struct scratch_data *scratch_data_ref(struct scratch_data *d);
+void scratch_data_unref(struct scratch_data *d);
+void scratch_free(struct scratch_set *s);
+
+#endif
