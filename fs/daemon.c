@@ -22,6 +22,7 @@
 #include "runnerfs/ops.h"
 #include "runnerfs/rfs.h"
 #include "runnerfs/txn.h"
+#include "runnerfs/watch.h"
 
 enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_RO, KEY_ALLOW_OTHER, KEY_DEFPERM };
 
@@ -170,6 +171,7 @@ int daemon_main(int argc, char **argv)
 	struct rfs fs;
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
+	fs.watch_fd = -1;
 	fs.opt.backups = 5;
 	fs.opt.reload_delay = 300;
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -258,7 +260,12 @@ int daemon_main(int argc, char **argv)
 	if (!fs.loaded_mtime.tv_sec)
 		clock_gettime(CLOCK_REALTIME, &fs.loaded_mtime);
 
+	r = watch_start(&fs);
+	if (r < 0)
+		rfs_log(RFS_LOG_WARN, "cannot watch %s for outside changes (%s): they are noticed at the next write",
+			fs.disk.dir, strerror(-r));
 	ret = fuse_main(args.argc, args.argv, rfs_operations(), &fs);
+	watch_stop(&fs);
 out:
 	fuse_opt_free_args(&args);
 	free_fs(&fs);

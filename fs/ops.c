@@ -26,6 +26,7 @@
 #include "runnerfs/ops.h"
 #include "runnerfs/tree.h"
 #include "runnerfs/txn.h"
+#include "runnerfs/watch.h"
 
 struct handle {
 	char *path; /* without the leading slash */
@@ -75,6 +76,14 @@ static bool key_name(const struct tree_ref *r);
 static struct rfs *ctx(void)
 {
 	return fuse_get_context()->private_data;
+}
+
+/* Every operation on the model starts here: one at a time, and with what
+ * outside writers did to CONFIG taken in first. */
+static void lock_fs(struct rfs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	watch_sync(fs);
 }
 
 static const char *rel(const char *path)
@@ -279,7 +288,7 @@ static int attr_of(struct rfs *fs, const char *p, struct stat *st, struct handle
 static int rfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct rfs *fs = ctx();
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	int rc = attr_of(fs, rel(path), st, hof(fi));
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
@@ -306,7 +315,7 @@ static int rfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 	(void)off;
 	(void)fi;
 	(void)flags;
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct tree_ref r;
 	int rc = resolve(fs, rel(path), &r);
 	if (rc == 0 && !tree_is_dir(&r))
@@ -647,6 +656,10 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
 static int check_open(struct rfs *fs, const struct tree_ref *r, int flags)
 {
 	bool w = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	/* say it at open: shells ignore the error close() would give */
+	if (w && fs->disk_state < 0 && (r->kind == TK_VALUE || r->kind == TK_CONFIG || r->kind == TK_MISSING))
+		return rfs_error(fs, -EIO, "", "config.toml on disk cannot be used (%s); nothing can be changed",
+				 fs->disk_error);
 	switch (r->kind) {
 	case TK_VALUE:
 	case TK_CONFIG:
@@ -666,7 +679,7 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct scratch *sc = scratch_get(&fs->scratch, p);
 	if (sc) {
 		struct handle *sh = sc->type == SC_FILE ? scratch_handle(sc, p, fi->flags) : NULL;
@@ -750,7 +763,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct tree_ref r;
 	struct handle *h = NULL;
 	int rc = resolve(fs, p, &r);
@@ -777,6 +790,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		rc = check_open(fs, &r, fi->flags | O_TRUNC);
 	} else if (rc == 0) {
 		rc = creatable(fs, p, &r);
+		if (rc == 0)
+			rc = check_open(fs, &(struct tree_ref){.kind = TK_MISSING}, O_WRONLY);
 	}
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags | O_TRUNC, &h);
@@ -879,7 +894,7 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (!h)
 		return 0;
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	int rc = 0;
 	if (h->failed)
 		rc = -EINVAL;
@@ -897,7 +912,7 @@ static int rfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)datasync;
 	if (!h)
 		return 0;
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	int rc = commit_handle(fs, h);
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
@@ -910,7 +925,7 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (!h)
 		return 0;
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	/* `: > key`: truncated, never written; it happens now */
 	if (h->dirty && !h->failed)
 		commit_handle(fs, h);
@@ -932,7 +947,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	const char *p = rel(path);
 	if (size < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	int rc = 0;
 	struct scratch *sc = h ? NULL : scratch_get(&fs->scratch, p);
 	if ((h && h->sd) || sc) {
@@ -1044,7 +1059,7 @@ static int rfs_unlink(const char *path)
 {
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct tree_ref r;
 	struct scratch *sc = scratch_get(&fs->scratch, p);
 	if (sc) {
@@ -1078,7 +1093,7 @@ static int rfs_rmdir(const char *path)
 {
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct tree_ref r;
 	struct scratch *sc = scratch_get(&fs->scratch, p);
 	if (sc) {
@@ -1171,7 +1186,7 @@ static int rfs_mkdir(const char *path, mode_t mode)
 {
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct mkdir_arg a = {.path = p};
 	struct tree_ref *r = &a.r;
 	int rc = tree_resolve(fs, p, r);
@@ -1320,7 +1335,7 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	struct rename_arg a = {.from = rel(from), .to = rel(to)};
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct scratch *sf = scratch_get(&fs->scratch, a.from), *st = scratch_get(&fs->scratch, a.to);
 	int rc = sf ? 0 : resolve(fs, a.from, &a.rf);
 	int rt = tree_resolve(fs, a.to, &a.rt);
@@ -1392,7 +1407,7 @@ static int rfs_symlink(const char *target, const char *path)
 {
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct tree_ref r;
 	struct scratch *sc;
 	int rc = resolve(fs, p, &r);
@@ -1411,7 +1426,7 @@ static int rfs_symlink(const char *target, const char *path)
 static int rfs_readlink(const char *path, char *buf, size_t size)
 {
 	struct rfs *fs = ctx();
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct scratch *sc = scratch_get(&fs->scratch, rel(path));
 	int rc = 0;
 	if (!sc || sc->type != SC_LINK) {
@@ -1432,7 +1447,7 @@ static int rfs_link(const char *from, const char *to)
 {
 	struct rfs *fs = ctx();
 	const char *f = rel(from), *t = rel(to);
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct tree_ref rf, rt;
 	struct scratch *sc;
 	int rc;
@@ -1464,7 +1479,7 @@ static int rfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct stat st;
 	struct rfs *fs = ctx();
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct scratch *sc = scratch_get(&fs->scratch, rel(path));
 	if (sc)
 		sc->data->mode = mode & 07777;
@@ -1487,7 +1502,7 @@ static int rfs_utimens(const char *path, const struct timespec tv[2], struct fus
 	struct rfs *fs = ctx();
 	struct stat st;
 	const char *p = rel(path);
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	int rc = attr_of(fs, p, &st, hof(fi));
 	if (rc == 0) {
 		struct timespec t;
@@ -1512,7 +1527,7 @@ static int rfs_statfs(const char *path, struct statvfs *sv)
 	struct rfs *fs = ctx();
 	(void)path;
 	memset(sv, 0, sizeof(*sv));
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	size_t len;
 	toml_text(fs->doc, &len);
 	sv->f_bsize = sv->f_frsize = 4096;
@@ -1566,7 +1581,7 @@ static int rfs_getxattr(const char *path, const char *name, char *value, size_t 
 			which = i;
 	if (which < 0)
 		return -ENODATA;
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct tree_ref r;
 	const char *v = NULL;
 	int rc = resolve(fs, rel(path), &r);
@@ -1590,7 +1605,7 @@ static int rfs_getxattr(const char *path, const char *name, char *value, size_t 
 static int rfs_listxattr(const char *path, char *list, size_t size)
 {
 	struct rfs *fs = ctx();
-	pthread_mutex_lock(&fs->lock);
+	lock_fs(fs);
 	struct tree_ref r;
 	int rc = resolve(fs, rel(path), &r);
 	size_t need = 0;

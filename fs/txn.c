@@ -23,7 +23,17 @@ static int load(struct rfs *fs)
 {
 	char *bytes;
 	size_t len;
+	bool existed = fs->config_existed;
 	int r = commit_load(&fs->disk, &bytes, &len);
+	if (r == 0 && existed && !fs->disk.id.exists) {
+		/* deleted under us: that is not an empty configuration */
+		free(bytes);
+		snprintf(fs->disk_error, sizeof(fs->disk_error),
+			 "%s was deleted; the tree shows the last version; writes fail until it is back",
+			 fs->disk.path);
+		fs->disk_state = -ENOENT;
+		return -ENOENT;
+	}
 	if (r < 0) {
 		snprintf(fs->disk_error, sizeof(fs->disk_error), "cannot read %s: %s", fs->disk.path,
 			 strerror(-r));
@@ -42,6 +52,8 @@ static int load(struct rfs *fs)
 	}
 	fs->disk_state = 0;
 	fs->disk_error[0] = '\0';
+	if (fs->disk.id.exists)
+		fs->config_existed = true;
 	fs->loaded_mtime = fs->disk.id.mtime;
 	set_document(fs, doc);
 	return 0;
@@ -117,6 +129,7 @@ int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 	}
 	remember(fs, old, oldlen);
 	set_document(fs, work);
+	fs->config_existed = true;
 	clock_gettime(CLOCK_REALTIME, &fs->last_write);
 	rfs_log(RFS_LOG_DEBUG, "%s: written (generation %llu)", path, (unsigned long long)fs->generation);
 	return 0;

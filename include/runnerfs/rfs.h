@@ -84,6 +84,7 @@ struct rfs {
 	gid_t gid;
 	/* the state of CONFIG on disk: 0 parses, else why not */
 	int disk_state;
+	bool config_existed; /* a later absence is a deletion, not "empty" */
 	char disk_error[256];
 
 	struct rfs_version history[RFS_BACKUPS_MAX]; /* [0] newest */
@@ -99,6 +100,16 @@ struct rfs {
 	struct rfs_map origins;   /* renamed path -> the path it had before */
 	struct scratch_set scratch;
 	struct handle *handles; /* open files (ops.c's) */
+
+	/* watch.c: outside writers */
+	int watch_fd;
+	int watch_stop[2];
+	pthread_t watch_tid;
+	bool watch_running;
+	bool watch_dirty;   /* CONFIG changed: reread it */
+	bool watch_writing; /* modified and not yet closed */
+	struct timespec watch_last;    /* last event (monotonic) */
+	struct timespec broken_since;  /* first failed parse (monotonic) */
 	struct rfs_tomb tombs[RFS_TOMBS];
 	int ntombs;
 

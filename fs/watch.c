@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Outside writers: inotify on CONFIG's directory. All events are read by
+ * drain() under fs->lock, from the thread or from an operation, so there
+ * is one view of "someone is writing" and "the file changed".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "runnerfs/txn.h"
+#include "runnerfs/watch.h"
+
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* Read what inotify has; wait up to `wait_ms` for the first event. */
+static void drain(struct rfs *fs, int wait_ms)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pollfd pfd = {fs->watch_fd, POLLIN, 0};
+	if (fs->watch_fd < 0 || poll(&pfd, 1, wait_ms) <= 0)
+		return;
+	for (;;) {
+		ssize_t n = read(fs->watch_fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (!ev->len || strcmp(ev->name, fs->disk.name))
+				continue;
+			clock_gettime(CLOCK_MONOTONIC, &fs->watch_last);
+			if (ev->mask & IN_MODIFY)
+				fs->watch_writing = true;
+			if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+					IN_ATTRIB))
+				fs->watch_dirty = true;
+			if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM))
+				fs->watch_writing = false;
+		}
+	}
+}
+
+/* Reread CONFIG if it changed; a bad parse is retried before it counts. */
+static void reread(struct rfs *fs)
+{
+	uint64_t gen = fs->generation;
+	int r = txn_refresh(fs);
+	if (r < 0 && fs->disk_state < 0) {
+		if (!fs->broken_since.tv_sec)
+			clock_gettime(CLOCK_MONOTONIC, &fs->broken_since);
+		fs->watch_dirty = true; /* try again */
+		return;
+	}
+	fs->broken_since = (struct timespec){0, 0};
+	fs->watch_dirty = false;
+	if (fs->generation != gen)
+		rfs_log(RFS_LOG_INFO, "%s changed outside; the tree shows the new version", fs->disk.path);
+}
+
+void watch_sync(struct rfs *fs)
+{
+	if (fs->watch_fd < 0)
+		return;
+	drain(fs, 0);
+	/* someone is writing CONFIG right now: let them finish */
+	while (fs->watch_writing && ms_since(&fs->watch_last) < RFS_WRITER_WAIT_MS)
+		drain(fs, 20);
+	if (fs->watch_dirty)
+		reread(fs);
+	/* just broken: it may be a writer between two writes; retry a while */
+	while (fs->disk_state < 0 && fs->broken_since.tv_sec &&
+	       ms_since(&fs->broken_since) < RFS_BROKEN_GRACE_MS) {
+		drain(fs, 100);
+		reread(fs);
+	}
+}
+
+static void *watch_thread(void *arg)
+{
+	struct rfs *fs = arg;
+	for (;;) {
+		struct pollfd p[2] = {{fs->watch_fd, POLLIN, 0}, {fs->watch_stop[0], POLLIN, 0}};
+		int timeout = fs->watch_dirty ? RFS_QUIET_MS : fs->disk_state < 0 ? 1000 : -1;
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		pthread_mutex_lock(&fs->lock);
+		drain(fs, 0);
+		/* reread once the writer is done and things are quiet; a file
+		 * that stays broken is looked at again every second */
+		if ((fs->watch_dirty && !fs->watch_writing && ms_since(&fs->watch_last) >= RFS_QUIET_MS) ||
+		    (fs->watch_writing && ms_since(&fs->watch_last) >= RFS_WRITER_WAIT_MS) ||
+		    (fs->disk_state < 0 && timeout == 1000))
+			reread(fs);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return NULL;
+}
+
+int watch_start(struct rfs *fs)
+{
+	fs->watch_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (fs->watch_fd < 0)
+		return -errno;
+	if (inotify_add_watch(fs->watch_fd, fs->disk.dir,
+			      IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+				      IN_DELETE | IN_ATTRIB) < 0 ||
+	    pipe2(fs->watch_stop, O_CLOEXEC) < 0) {
+		int e = -errno;
+		close(fs->watch_fd);
+		fs->watch_fd = -1;
+		return e;
+	}
+	int r = pthread_create(&fs->watch_tid, NULL, watch_thread, fs);
+	if (r) {
+		close(fs->watch_fd);
+		close(fs->watch_stop[0]);
+		close(fs->watch_stop[1]);
+		fs->watch_fd = -1;
+		return -r;
+	}
+	fs->watch_running = true;
+	return 0;
+}
+
+void watch_stop(struct rfs *fs)
+{
+	if (!fs->watch_running)
+		return;
+	if (write(fs->watch_stop[1], "x", 1) < 0)
+		rfs_log(RFS_LOG_WARN, "cannot stop the watch thread: %s", strerror(errno));
+	pthread_join(fs->watch_tid, NULL);
+	close(fs->watch_fd);
+	close(fs->watch_stop[0]);
+	close(fs->watch_stop[1]);
+	fs->watch_fd = -1;
+	fs->watch_running = false;
+}
