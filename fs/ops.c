@@ -653,13 +653,21 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
 	return 0;
 }
 
+/* A change is about to start: say now if CONFIG cannot take one (shells
+ * ignore the error close() would give). */
+static int disk_usable(struct rfs *fs, const char *p)
+{
+	if (fs->disk_state >= 0)
+		return 0;
+	return rfs_error(fs, -EIO, p, "config.toml on disk cannot be used (%s); nothing can be changed",
+			 fs->disk_error);
+}
+
 static int check_open(struct rfs *fs, const struct tree_ref *r, int flags)
 {
 	bool w = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	/* say it at open: shells ignore the error close() would give */
-	if (w && fs->disk_state < 0 && (r->kind == TK_VALUE || r->kind == TK_CONFIG || r->kind == TK_MISSING))
-		return rfs_error(fs, -EIO, "", "config.toml on disk cannot be used (%s); nothing can be changed",
-				 fs->disk_error);
+	if (w && (r->kind == TK_VALUE || r->kind == TK_CONFIG) && disk_usable(fs, "") < 0)
+		return -EIO;
 	switch (r->kind) {
 	case TK_VALUE:
 	case TK_CONFIG:
@@ -791,7 +799,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	} else if (rc == 0) {
 		rc = creatable(fs, p, &r);
 		if (rc == 0)
-			rc = check_open(fs, &(struct tree_ref){.kind = TK_MISSING}, O_WRONLY);
+			rc = disk_usable(fs, p);
 	}
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags | O_TRUNC, &h);
