@@ -23,6 +23,7 @@
 #include <sys/statvfs.h>
 
 #include "runnerfs/control.h"
+#include "runnerfs/registry.h"
 #include "runnerfs/ops.h"
 #include "runnerfs/tree.h"
 #include "runnerfs/txn.h"
@@ -671,6 +672,7 @@ static int check_open(struct rfs *fs, const struct tree_ref *r, int flags)
 	switch (r->kind) {
 	case TK_VALUE:
 	case TK_CONFIG:
+	case TK_REGFILE:
 		return w && fs->opt.ro ? -EROFS : 0;
 	case TK_CTLFILE:
 		return w && r->index != CTL_RELOAD ? -EACCES : 0;
@@ -735,6 +737,8 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
  * or any name in an open map such as feature_flags)? */
 static bool key_name(const struct tree_ref *r)
 {
+	if (r->kind == TK_MISSING && r->reg)
+		return r->klen && registry_field_name(r->key);
 	return r->kind == TK_MISSING && !r->entry && r->parent != TOML_NONE && r->sk &&
 	       (r->sk->kind == SK_VALUE || r->sk->kind == SK_MAP);
 }
@@ -755,6 +759,10 @@ static void note_scratch(struct rfs *fs, const char *p, const struct tree_ref *r
  * table (or any key of an open map such as feature_flags). */
 static int creatable(struct rfs *fs, const char *p, const struct tree_ref *r)
 {
+	if (r->kind == TK_MISSING && r->reg && r->klen)
+		return registry_field_name(r->key)
+			       ? 0
+			       : rfs_error(fs, -EINVAL, p, "a registry holds username, password and auth");
 	if (r->kind != TK_MISSING || r->entry || r->parent == TOML_NONE)
 		return -EACCES;
 	if (r->sk && (r->sk->kind == SK_VALUE || r->sk->kind == SK_MAP))
@@ -1007,6 +1015,48 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	return rc;
 }
 
+/* ---- registries ---- */
+
+struct reg_arg {
+	const char *path;
+	int op; /* 'a'dd, 'r'emove, 'u'nset, 'm'ove */
+	const char *to;
+};
+
+static int reg_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
+{
+	struct reg_arg *a = arg;
+	struct tree_ref r, t;
+	int rc = resolve(fs, a->path, &r);
+	if (rc < 0)
+		return rc;
+	switch (a->op) {
+	case 'a':
+		return registry_add(*work, r.runner, r.host, why, n);
+	case 'r':
+		return registry_remove(*work, r.runner, r.host, why, n);
+	case 'u':
+		return registry_unset(*work, r.runner, r.host, r.key, why, n);
+	default:
+		if ((rc = tree_resolve(fs, a->to, &t)) < 0)
+			return rc;
+		return registry_rename(*work, r.runner, r.host, t.host, why, n);
+	}
+}
+
+static int reg_change(struct rfs *fs, const char *p, int op, const char *to)
+{
+	struct reg_arg a = {p, op, to};
+	int rc = fs->opt.ro ? -EROFS : txn_run(fs, p, reg_fn, &a);
+	if (rc == 0) {
+		char dir[PATH_MAX];
+		parent_of(p, dir, sizeof(dir));
+		touch(fs, dir);
+		touch(fs, p);
+	}
+	return rc;
+}
+
 /* ---- removing ---- */
 
 struct remove_arg {
@@ -1081,6 +1131,9 @@ static int rfs_unlink(const char *path)
 		case TK_VALUE:
 			rc = fs->opt.ro ? -EROFS : remove_key(fs, p);
 			break;
+		case TK_REGFILE:
+			rc = reg_change(fs, p, 'u', NULL);
+			break;
 		case TK_MISSING:
 			rc = -ENOENT;
 			break;
@@ -1143,9 +1196,17 @@ static int rfs_rmdir(const char *path)
 				scratch_remove_under(&fs->scratch, p);
 			}
 			break;
+		case TK_REG: {
+			struct buf f = BUF_INIT;
+			rc = registry_fields(fs->doc, r.runner, r.host, &f);
+			rc = rc < 0 ? rc : f.len ? -ENOTEMPTY : reg_change(fs, p, 'r', NULL);
+			buf_free(&f);
+			break;
+		}
 		case TK_ROOT:
 		case TK_CTLDIR:
 		case TK_HISTDIR:
+		case TK_REGDIR:
 			rc = -EBUSY;
 			break;
 		case TK_MISSING:
@@ -1181,6 +1242,14 @@ static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 			uint32_t e = toml_at(*work, arr, toml_count(*work, arr) - 1);
 			toml_value v = {.type = TOML_STRING, .str = r->key, .len = r->klen};
 			rc = toml_insert(*work, e, "name", 4, &v, &err);
+			/* it starts with the registries every runner has */
+			if (rc == 0) {
+				arr = toml_get(*work, r->holder, r->akey, r->aklen);
+				e = toml_at(*work, arr, toml_count(*work, arr) - 1);
+				rc = registry_inherit(*work, e, fs->doc, why, n);
+				if (rc < 0)
+					return rc;
+			}
 		}
 	} else {
 		rc = toml_add_table(*work, r->parent, r->key, r->klen, &err);
@@ -1203,7 +1272,8 @@ static int rfs_mkdir(const char *path, mode_t mode)
 	if (scratch_get(&fs->scratch, p)) {
 		rc = -EEXIST;
 	} else if ((rc == -ENOENT && scratch_parent(fs, p)) ||
-		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->sk && r->parent != TOML_NONE)) {
+		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->reg && !r->sk &&
+		    r->parent != TOML_NONE)) {
 		/* a tool's own directory (puppet's lock): kept in memory */
 		bool in_dir = rc == -ENOENT;
 		rc = fs->opt.ro ? -EROFS : scratch_add(&fs->scratch, p, SC_DIR, mode, NULL);
@@ -1217,6 +1287,10 @@ static int rfs_mkdir(const char *path, mode_t mode)
 		rc = -EROFS;
 	else if (rc == 0 && r->kind != TK_MISSING)
 		rc = rfs_error(fs, -EEXIST, p, "it already exists");
+	else if (rc == 0 && r->reg && !r->klen)
+		rc = reg_change(fs, p, 'a', NULL);
+	else if (rc == 0 && r->reg)
+		rc = rfs_error(fs, -ENOTDIR, p, "a registry holds username, password and auth");
 	else if (rc == 0 && r->entry) {
 		if (r->runners) {
 			char **names;
@@ -1364,7 +1438,12 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	parent_of(a.from, fdir, sizeof(fdir));
 	parent_of(a.to, tdir, sizeof(tdir));
 
-	if (sf && to_scratch) {
+	if (!sf && a.rf.kind == TK_REG) {
+		if (a.rt.kind != TK_MISSING || !a.rt.reg || a.rt.klen || strcmp(fdir, tdir))
+			rc = rfs_error(fs, -EINVAL, a.to, "a registry can be renamed within its registries/ only");
+		else
+			rc = reg_change(fs, a.from, 'm', a.to);
+	} else if (sf && to_scratch) {
 		rc = scratch_rename(&fs->scratch, a.from, a.to);
 	} else if (sf) {
 		if (a.rt.kind == TK_VALUE || key_name(&a.rt))

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runnerfs/registry.h"
 #include "runnerfs/tree.h"
 
 const char *const tree_ctl_names[CTL_COUNT] = {"status", "errors", "reload"};
@@ -357,11 +358,18 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 			const struct schema_table *st = r->st;
 			const struct schema_key *sk = child_schema(st, tk, r->key, klen);
 			uint32_t c = toml_get(d, t, r->key, klen);
+			bool runner_entry = r->runner_entry;
 			r->parent = t;
 			r->pst = st;
 			r->sk = sk;
 			r->entry = false;
-			if (c == TOML_NONE) {
+			r->runner_entry = false;
+			if (c == TOML_NONE && klen == 10 && !memcmp(r->key, "registries", 10) &&
+			    (depth == 0 || runner_entry)) {
+				r->kind = TK_REGDIR;
+				r->runner = depth == 0 ? TOML_NONE : t;
+				r->node = TOML_NONE;
+			} else if (c == TOML_NONE) {
 				bool runners = depth == 0 && klen == 7 && !memcmp(r->key, "runners", 7);
 				if (runners || is_emptydir(fs, path, plen)) {
 					r->kind = TK_EMPTYDIR;
@@ -458,8 +466,41 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 			r->kind = TK_TABLE;
 			r->node = found;
 			r->entry = true;
+			r->runner_entry = r->runners;
 			r->index = (int)idx;
 			/* st stays: the entries' schema */
+		} else if (r->kind == TK_REGDIR) {
+			size_t hlen;
+			int rc = tree_decode_name(comp, r->host, sizeof(r->host), &hlen);
+			if (rc < 0)
+				return rc;
+			r->reg = true;
+			if (memchr(r->host, '\0', hlen))
+				return -EINVAL;
+			if (registry_has(d, r->runner, r->host)) {
+				r->kind = TK_REG;
+			} else if (last) {
+				r->kind = TK_MISSING;
+				r->key[0] = '\0';
+				r->klen = 0;
+			} else {
+				return -ENOENT;
+			}
+		} else if (r->kind == TK_REG) {
+			struct buf f = BUF_INIT;
+			bool shown = false;
+			if (registry_fields(d, r->runner, r->host, &f) == 0)
+				for (const char *x = f.p; x && x < f.p + f.len; x += strlen(x) + 1)
+					shown |= !strcmp(x, comp);
+			buf_free(&f);
+			snprintf(r->key, sizeof(r->key), "%s", comp);
+			r->klen = strlen(r->key);
+			if (shown)
+				r->kind = TK_REGFILE;
+			else if (last)
+				r->kind = TK_MISSING;
+			else
+				return -ENOENT;
 		} else {
 			return -ENOTDIR;
 		}
@@ -483,6 +524,8 @@ bool tree_is_dir(const struct tree_ref *r)
 	case TK_CTLDIR:
 	case TK_HISTDIR:
 	case TK_EMPTYDIR:
+	case TK_REGDIR:
+	case TK_REG:
 		return true;
 	default:
 		return false;
@@ -506,7 +549,7 @@ static bool secret_name(const char *k)
 
 bool tree_is_secret(const struct tree_ref *r)
 {
-	if (r->kind == TK_CONFIG || r->kind == TK_HISTFILE)
+	if (r->kind == TK_CONFIG || r->kind == TK_HISTFILE || r->kind == TK_REGFILE || r->reg)
 		return true;
 	if (r->kind != TK_VALUE && r->kind != TK_MISSING)
 		return false;
@@ -597,6 +640,10 @@ int tree_render(const toml_doc *d, const struct tree_ref *r, struct buf *out)
 		size_t len;
 		const char *t = toml_text(d, &len);
 		return buf_add(out, t, len);
+	}
+	if (r->kind == TK_REGFILE) {
+		int rc = registry_get(d, r->runner, r->host, r->key, out);
+		return rc < 0 ? rc : buf_addc(out, '\n');
 	}
 	if (r->kind != TK_VALUE)
 		return -EISDIR;
@@ -741,6 +788,8 @@ int tree_store(toml_doc *d, const struct tree_ref *r, const char *text, size_t l
 	       size_t whylen)
 {
 	why[0] = '\0';
+	if (r->kind == TK_REGFILE || (r->kind == TK_MISSING && r->reg && r->klen))
+		return registry_set(d, r->runner, r->host, r->key, text, chomp(text, len), why, whylen);
 	if (r->kind != TK_VALUE && r->kind != TK_MISSING)
 		return -EISDIR;
 	bool exists = r->kind == TK_VALUE;
@@ -802,7 +851,20 @@ int tree_precheck(const toml_doc *d, const struct tree_ref *r, const char *text,
 {
 	toml_type elem;
 	why[0] = '\0';
-	if (r->kind != TK_VALUE && r->kind != TK_MISSING)
+	if ((r->kind == TK_REGFILE || (r->kind == TK_MISSING && r->reg)) && !strcmp(r->key, "auth")) {
+		/* auth must decode to user:password: say so at write() */
+		struct buf dec = BUF_INIT;
+		size_t n = chomp(text, len);
+		int rc = base64_decode(text, n, &dec);
+		const char *colon = rc == 0 && dec.p ? memchr(dec.p, ':', dec.len) : NULL;
+		buf_free(&dec);
+		if (!colon || colon == dec.p) {
+			snprintf(why, whylen, "auth must be the base64 of user:password with a user name");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if ((r->kind != TK_VALUE && r->kind != TK_MISSING) || r->reg)
 		return 0;
 	if (r->sk && r->sk->type == SV_DURATION)
 		return 0;
@@ -842,6 +904,42 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 		return rc;
 	case TK_EMPTYDIR:
 		return 0;
+	case TK_REGDIR: {
+		struct buf hosts = BUF_INIT, enc = BUF_INIT;
+		size_t n;
+		rc = registry_hosts(d, dir->runner, &hosts, &n);
+		if (rc == -EINVAL) {
+			/* not valid JSON: nothing to show, nothing is rewritten */
+			if (fs->reg_warned_gen != fs->generation) {
+				fs->reg_warned_gen = fs->generation;
+				rfs_error(fs, -EINVAL, path,
+					  "DOCKER_AUTH_CONFIG in environment is not valid JSON; registries are "
+					  "read-only until it is fixed");
+			}
+			rc = 0;
+			n = 0;
+		}
+		const char *h = hosts.p;
+		for (size_t i = 0; i < n && rc == 0; i++, h += strlen(h) + 1) {
+			struct tree_ref r = {.kind = TK_REG, .node = TOML_NONE, .reg = true};
+			buf_reset(&enc);
+			if ((rc = tree_encode_name(h, strlen(h), &enc)) == 0 && enc.len <= 255)
+				rc = fill(arg, enc.p, &r);
+		}
+		buf_free(&hosts);
+		buf_free(&enc);
+		return rc;
+	}
+	case TK_REG: {
+		struct buf f = BUF_INIT;
+		rc = registry_fields(d, dir->runner, dir->host, &f);
+		for (const char *x = f.p; rc == 0 && x && x < f.p + f.len; x += strlen(x) + 1) {
+			struct tree_ref r = {.kind = TK_REGFILE, .node = TOML_NONE, .reg = true};
+			rc = fill(arg, x, &r);
+		}
+		buf_free(&f);
+		return rc;
+	}
 	case TK_ENTRIES: {
 		size_t i = 0;
 		char **names = NULL;
@@ -873,6 +971,10 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 		    (rc = fill_ref(fill, arg, "runners", TK_EMPTYDIR)))
 			return rc;
 	}
+	if ((dir->kind == TK_ROOT || dir->runner_entry) &&
+	    toml_get(d, dir->node, "registries", 10) == TOML_NONE &&
+	    (rc = fill_ref(fill, arg, "registries", TK_REGDIR)))
+		return rc;
 	struct buf b = BUF_INIT;
 	for (uint32_t c = toml_first(d, dir->node); c != TOML_NONE && rc == 0; c = toml_next(d, c)) {
 		size_t klen;

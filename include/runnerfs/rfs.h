@@ -113,6 +113,7 @@ struct rfs {
 	struct rfs_tomb tombs[RFS_TOMBS];
 	int ntombs;
 
+	uint64_t reg_warned_gen; /* invalid DOCKER_AUTH_CONFIG reported for */
 	/* runner directory names for the current generation */
 	uint64_t names_gen;
 	char **names;

@@ -34,6 +34,9 @@ enum tree_kind {
 	TK_HISTFILE, /* .runnerfs/history/N */
 	TK_EMPTYDIR, /* a directory with nothing behind it yet */
 	TK_MISSING,  /* nothing; `parent` is the table where `key` would go */
+	TK_REGDIR,   /* registries/: a runner's (or every runner's) registries */
+	TK_REG,      /* registries/HOST */
+	TK_REGFILE,  /* registries/HOST/{username,password,auth,...} */
 };
 
 enum ctl_file { CTL_STATUS, CTL_ERRORS, CTL_RELOAD, CTL_COUNT };
@@ -64,6 +67,12 @@ struct tree_ref {
 	size_t aklen;
 	uint32_t holder;
 	bool runners;   /* ENTRIES: the root [[runners]] (named by name) */
+	bool runner_entry; /* TABLE: an entry of the root [[runners]] */
+	/* registries: the runner (TOML_NONE: every runner), the host; a
+	 * TK_MISSING under registries/ has reg set (host or field to make) */
+	bool reg;
+	uint32_t runner;
+	char host[256];
 	bool entry;     /* TABLE: an entry of an array of tables */
 };
 
