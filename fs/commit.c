@@ -389,10 +389,37 @@ static int read_current(struct commit *c, char **bytes, size_t *len, struct stat
 		*len = 0;
 		return *bytes ? 0 : -ENOMEM;
 	}
+	/* Someone who has the file open for writing (the runner rewrites it
+	 * in place: O_TRUNC, then writes) may leave it half-written, and a
+	 * half-written file can parse. A read lease is granted only while
+	 * nobody has it open for writing, and holds new writers off while we
+	 * read. Where leases are not available we cannot tell, and read. */
+	bool leased = fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
+	if (!leased && errno == EAGAIN) {
+		c->ops->close(fd);
+		return -EBUSY;
+	}
 	r = read_all(c->ops, fd, (size_t)st->st_size, bytes, len);
+	if (leased)
+		fcntl(fd, F_SETLEASE, F_UNLCK);
 	c->ops->close(fd); /* read-only: nothing to lose */
 	*exists = 1;
 	return r;
+}
+
+/* Is someone writing the file right now? (see read_current) */
+static int writer_active(struct commit *c)
+{
+	struct stat st;
+	int fd;
+	int r = open_current(c, &fd, &st);
+	if (r < 0 || fd < 0)
+		return 0;
+	bool busy = fcntl(fd, F_SETLEASE, F_RDLCK) < 0 && errno == EAGAIN;
+	if (!busy)
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+	c->ops->close(fd);
+	return busy;
 }
 
 static void warnf(struct commit *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -772,6 +799,10 @@ static int write_in_place(struct commit *c, const char *bytes, size_t len,
 
 int commit_write(struct commit *c, const char *bytes, size_t len)
 {
+	/* never replace a file someone is in the middle of writing: their
+	 * writes would land in the replaced inode and be lost */
+	if (c->dirfd >= 0 && writer_active(c))
+		return -EBUSY;
 	const struct commit_ops *o = c->ops;
 	char tmp[NAME_MAX + 1];
 	struct stat cur, st;

@@ -12,6 +12,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,10 @@ int daemon_main(int argc, char **argv)
 	}
 
 	rfs_log_init(fs.opt.foreground, fs.opt.debug);
+	/* commit.c takes read leases on CONFIG to see whether someone is
+	 * writing it; a lease break is signalled with SIGIO, whose default
+	 * would end the daemon */
+	signal(SIGIO, SIG_IGN);
 	int r = commit_init(&fs.disk, fs.opt.config, NULL);
 	if (r < 0) {
 		fprintf(stderr, "runnerfs: %s: %s\n", fs.opt.config, strerror(-r));

@@ -1203,10 +1203,19 @@ static int rfs_rmdir(const char *path)
 			buf_free(&f);
 			break;
 		}
+		case TK_REGDIR: {
+			/* always there, like runners/; rm -r of a runner removes
+			 * it after its registries, so an empty one just goes */
+			struct buf hosts = BUF_INIT;
+			size_t n = 0;
+			registry_hosts(fs->doc, r.runner, &hosts, &n);
+			buf_free(&hosts);
+			rc = n ? -ENOTEMPTY : 0;
+			break;
+		}
 		case TK_ROOT:
 		case TK_CTLDIR:
 		case TK_HISTDIR:
-		case TK_REGDIR:
 			rc = -EBUSY;
 			break;
 		case TK_MISSING:
@@ -1404,7 +1413,8 @@ static int scratch_to_key(struct rfs *fs, struct rename_arg *a, struct scratch *
 	if (sc->type != SC_FILE)
 		return rfs_error(fs, -EISDIR, a->to, "a directory cannot become a key");
 	struct scratch_data *d = scratch_data_ref(sc->data);
-	int rc = commit_text(fs, a->to, TK_VALUE, d->content.p ? d->content.p : "", d->content.len);
+	int rc = commit_text(fs, a->to, a->rt.kind == TK_CONFIG ? TK_CONFIG : TK_VALUE,
+			     d->content.p ? d->content.p : "", d->content.len);
 	if (rc == 0)
 		scratch_remove(&fs->scratch, a->from);
 	scratch_data_unref(d);
@@ -1446,7 +1456,7 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	} else if (sf && to_scratch) {
 		rc = scratch_rename(&fs->scratch, a.from, a.to);
 	} else if (sf) {
-		if (a.rt.kind == TK_VALUE || key_name(&a.rt))
+		if (a.rt.kind == TK_VALUE || a.rt.kind == TK_CONFIG || a.rt.kind == TK_REGFILE || key_name(&a.rt))
 			rc = scratch_to_key(fs, &a, sf);
 		else
 			rc = rfs_error(fs, -EISDIR, a.to, "only a key's file can be replaced this way");

@@ -236,7 +236,11 @@ int registry_fields(const toml_doc *d, uint32_t runner, const char *host, struct
 		cJSON_Delete(json);
 		return r < 0 ? r : -ENOENT;
 	}
-	bool has_auth = str_field(e, "auth") != NULL;
+	/* username and password come from auth only when it decodes */
+	struct buf u = BUF_INIT, pw = BUF_INIT;
+	bool has_auth = str_field(e, "auth") != NULL && credentials(e, &u, &pw) == 0;
+	buf_free(&u);
+	buf_free(&pw);
 	static const char *const order[] = {"username", "password", "auth", "identitytoken",
 					    "registrytoken", "email", NULL};
 	for (int i = 0; order[i] && r >= 0; i++) {

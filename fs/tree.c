@@ -351,6 +351,20 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 		} else if (r->kind == TK_ROOT || r->kind == TK_TABLE) {
 			size_t klen;
 			int rc = tree_decode_name(comp, r->key, sizeof(r->key), &klen);
+			if (rc == -EINVAL && last) {
+				/* not the spelling of any key (emacs's .#key, #key#):
+				 * a name only a scratch file can have */
+				r->kind = TK_MISSING;
+				snprintf(r->key, sizeof(r->key), "%s", comp);
+				r->klen = strlen(r->key);
+				r->parent = r->node;
+				r->pst = r->st;
+				r->sk = NULL;
+				r->node = TOML_NONE;
+				r->entry = r->runner_entry = false;
+				r->noncanonical = true;
+				return 0;
+			}
 			if (rc < 0)
 				return rc;
 			r->klen = klen;

@@ -25,6 +25,8 @@ static int load(struct rfs *fs)
 	size_t len;
 	bool existed = fs->config_existed;
 	int r = commit_load(&fs->disk, &bytes, &len);
+	if (r == -EBUSY)
+		return r; /* being written: not broken, just not ready */
 	if (r == 0 && existed && !fs->disk.id.exists) {
 		/* deleted under us: that is not an empty configuration */
 		free(bytes);
@@ -64,7 +66,18 @@ int txn_load(struct rfs *fs)
 	return load(fs);
 }
 
-int txn_refresh(struct rfs *fs)
+/* Wait (bounded) while someone else has CONFIG open for writing. */
+static int settle(struct rfs *fs, int (*step)(struct rfs *))
+{
+	int r;
+	for (int waited = 0; (r = step(fs)) == -EBUSY && waited < RFS_BUSY_WAIT_MS; waited += 20) {
+		struct timespec ts = {0, 20 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return r;
+}
+
+static int refresh_once(struct rfs *fs)
 {
 	int r = commit_changed(&fs->disk);
 	if (r < 0)
@@ -72,11 +85,18 @@ int txn_refresh(struct rfs *fs)
 	if (r == 0 && fs->disk_state == 0)
 		return 0;
 	r = load(fs);
+	if (r == -EBUSY)
+		return r;
 	if (r < 0)
 		rfs_log(RFS_LOG_WARN, "%s", fs->disk_error);
 	else
 		rfs_log(RFS_LOG_INFO, "%s changed on disk; read it again", fs->disk.path);
 	return r;
+}
+
+int txn_refresh(struct rfs *fs)
+{
+	return settle(fs, refresh_once);
 }
 
 static void remember(struct rfs *fs, const char *text, size_t len)
@@ -100,9 +120,28 @@ static void remember(struct rfs *fs, const char *text, size_t len)
 	fs->nhistory++;
 }
 
+static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg);
+
 int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 {
+	int r;
+	/* someone started writing CONFIG between our read and our write:
+	 * wait for them, then do it again on top of their version */
+	for (int waited = 0; (r = run_once(fs, path, fn, arg)) == -EAGAIN && waited < RFS_BUSY_WAIT_MS;
+	     waited += 20) {
+		struct timespec ts = {0, 20 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	if (r == -EAGAIN)
+		return rfs_error(fs, -EBUSY, path, "someone else kept writing config.toml; nothing was changed, try again");
+	return r;
+}
+
+static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
+{
 	int r = txn_refresh(fs);
+	if (r == -EBUSY)
+		return rfs_error(fs, -EBUSY, path, "someone else is writing config.toml; nothing was changed, try again");
 	if (r < 0 || fs->disk_state < 0)
 		return rfs_error(fs, -EIO, path, "config.toml on disk cannot be used (%s); nothing was changed",
 				 fs->disk_error[0] ? fs->disk_error : strerror(-r));
@@ -122,6 +161,10 @@ int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 		return 0;
 	}
 	r = commit_write(&fs->disk, new, newlen);
+	if (r == -EBUSY) {
+		toml_free(work);
+		return -EAGAIN;
+	}
 	if (r < 0) {
 		toml_free(work);
 		return rfs_error(fs, r, path, "could not write %s: %s; it is unchanged", fs->disk.path,

@@ -55,6 +55,8 @@ static void reread(struct rfs *fs)
 {
 	uint64_t gen = fs->generation;
 	int r = txn_refresh(fs);
+	if (r == -EBUSY)
+		return; /* still being written: stays dirty, looked at again */
 	if (r < 0 && fs->disk_state < 0) {
 		if (!fs->broken_since.tv_sec)
 			clock_gettime(CLOCK_MONOTONIC, &fs->broken_since);

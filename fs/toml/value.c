@@ -315,10 +315,21 @@ int toml_value_parse(toml_type type, const char *text, size_t len,
 		out->b = s[0] == 't';
 	}
 	if (!ok) {
+		/* a message is text: control characters and bytes that are
+		 * not UTF-8 show as '?' */
 		char shown[48];
 		size_t k = 0;
-		for (size_t i = 0; i < n && k < 40; i++)
-			shown[k++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+		for (size_t i = 0; i < n && k < 40;) {
+			size_t u = utf8_len(s, n, i);
+			if (u > 1 && k + u <= 40) {
+				memcpy(shown + k, s + i, u);
+				k += u;
+				i += u;
+				continue;
+			}
+			shown[k++] = (u == 1 && (unsigned char)s[i] >= 0x20 && s[i] != 0x7f) ? s[i] : '?';
+			i += u ? u : 1;
+		}
 		shown[k] = '\0';
 		/* when it looks like the right type, say what is wrong with it */
 		bool same_kind = r < 0 && e.why && (type == TOML_INTEGER || type == TOML_FLOAT) && n &&

@@ -68,6 +68,7 @@ struct tree_ref {
 	uint32_t holder;
 	bool runners;   /* ENTRIES: the root [[runners]] (named by name) */
 	bool runner_entry; /* TABLE: an entry of the root [[runners]] */
+	bool noncanonical; /* MISSING: a name no key can have (scratch only) */
 	/* registries: the runner (TOML_NONE: every runner), the host; a
 	 * TK_MISSING under registries/ has reg set (host or field to make) */
 	bool reg;

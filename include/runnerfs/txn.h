@@ -25,6 +25,9 @@
 
 #include "runnerfs/rfs.h"
 
+/* How long a change waits for someone else who is writing CONFIG. */
+#define RFS_BUSY_WAIT_MS 3000
+
 typedef int (*txn_fn)(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t whylen);
 
 int txn_refresh(struct rfs *fs);

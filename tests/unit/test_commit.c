@@ -1311,7 +1311,7 @@ static void test_eacces(void)
 {
 	char dir[DIRLEN], path[PATH_MAX];
 	pid_t pid;
-	int status;
+	int status = 0;
 
 	if (!is_root) {
 		skip("EACCES as another user", "not root");
