@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages runnerfs needs to build and test.
+#
+#   sudo contrib/install-deps.sh
+#
+# Idempotent: when every package is already installed it does nothing (and
+# needs no root); otherwise it must run as root and uses apt-get.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential      # gcc, make, libc headers
+  meson
+  ninja-build
+  pkg-config
+  libfuse3-dev         # the filesystem (libfuse3)
+  fuse3                # fusermount3, /dev/fuse helpers
+  libcurl4-openssl-dev # GitLab API calls (later issues)
+  libcjson-dev         # JSON (toml-test decoder, API)
+  python3              # toml-test runner, tomllib cross-checks, test tools
+  python3-pytest       # tests/integration (pytest)
+  clang                # libFuzzer targets (-fsanitize=fuzzer)
+  libclang-rt-14-dev   # clang runtimes: libclang_rt.fuzzer*.a, asan, ubsan
+  valgrind
+  git
+  ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+  [[ $status == ii* ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+if ((EUID != 0)); then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: installing them needs root; run: sudo $0" >&2
+  exit 1
+fi
+
+echo "install-deps: installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+echo "install-deps: done"
