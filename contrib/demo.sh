@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Quick start, command 1: install the Debian packages, build runnerfs, and
-# run it on the demo GitLab Runner config.
+# run it on the demo GitLab Runner config: check it, mount it, change a few
+# things the way a person would, and leave it mounted to play with.
 #
-#   sudo contrib/demo.sh          (from the root of a clone, Debian 12)
+#   sudo bash contrib/demo.sh          (from the root of a clone, Debian 12)
 #
-# The filesystem itself (mounting config.toml as directories and files) comes
-# in a later issue; today the binary checks files: `runnerfs --check FILE`.
-# Set RUNNERFS_SKIP_DEPS=1 to skip the package installation.
+# Set RUNNERFS_SKIP_DEPS=1 to skip the package installation and
+# RUNNERFS_DEMO_DIR to choose where the demo lives (/tmp/runnerfs-demo).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -61,15 +61,53 @@ else
   status=1
 fi
 
-cat <<'MSG'
+# ---- the filesystem ----
+demo=${RUNNERFS_DEMO_DIR:-/tmp/runnerfs-demo}
+mnt=$demo/mnt
+if mountpoint -q "$mnt" 2>/dev/null; then
+  fusermount3 -u "$mnt" || umount -l "$mnt"
+fi
+mkdir -p "$demo/etc" "$mnt"
+cp "$good" "$demo/etc/config.toml"
+cp "$good" "$demo/original.toml"
+
+say "Mounting $demo/etc/config.toml at $mnt"
+echo "\$ build/runnerfs $demo/etc/config.toml $mnt"
+build/runnerfs "$demo/etc/config.toml" "$mnt"
+for _ in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.05; done
+if ! mountpoint -q "$mnt"; then
+  echo "UNEXPECTED: the mount did not appear (is /dev/fuse there?)." >&2
+  exit 1
+fi
+
+run() { printf '$ %s\n' "$*"; (cd "$mnt" && eval "$*") 2>&1 | sed 's/^/    /'; }
+say "The configuration as files"
+run ls
+run ls runners
+first=$(ls "$mnt/runners" | head -n1)
+run "ls -l runners/$first | head -n 12"
+run "cat concurrent runners/$first/executor runners/$first/docker/image"
+say "Changing things"
+run "echo 4 > concurrent"
+run "echo /srv/cache:/cache >> runners/$first/docker/volumes"
+run "sed -i 's/bookworm/trixie/' runners/$first/docker/image || true"
+run "echo abc > concurrent || echo 'rejected: concurrent is an integer'"
+run "tail -n 1 .runnerfs/errors"
+say "config.toml changed only where you changed it"
+(diff -u "$demo/original.toml" "$demo/etc/config.toml" || true) | sed 's/^/    /'
+
+cat <<MSG
 
 ==> What this shows
-runnerfs parses GitLab Runner's config.toml losslessly (comments, layout and
-spelling are kept byte for byte) and reports the first error as FILE:LINE:COL.
-Use it as a validator, e.g. Ansible's `validate: runnerfs --check %s`.
+runnerfs shows GitLab Runner's config.toml as directories and files. Every
+change is checked against the runner's schema and written back atomically,
+touching only the bytes of what changed: comments and layout stay.
 
-Mounting config.toml as directories and files arrives with the filesystem
-issue; for now the binary only checks files. Next: contrib/test.sh runs the
-whole test suite.
+The mount is still there for you:   cd $mnt
+Undo the last change:               cp $mnt/.runnerfs/history/1 $mnt/config.toml
+What the daemon knows:              cat $mnt/.runnerfs/status
+Unmount:                            fusermount3 -u $mnt
+
+Next: bash contrib/test.sh runs the whole test suite.
 MSG
 exit $status
