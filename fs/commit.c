@@ -855,6 +855,15 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 		r = neg_errno();
 		goto fail;
 	}
+	/* Last look before the rename: if someone wrote the file since we
+	 * read it (and closed it again, so no lease told us), our bytes are
+	 * built on an old version: give up; the caller starts over on top of
+	 * theirs. */
+	if (c->id.exists && (r = commit_changed(c)) != 0) {
+		if (r > 0)
+			r = -EBUSY;
+		goto fail;
+	}
 	if (o->renameat(c->dirfd, tmp, c->dirfd, c->name) < 0) {
 		r = neg_errno();
 		if (r == -EBUSY || r == -EXDEV)

@@ -173,6 +173,7 @@ int daemon_main(int argc, char **argv)
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
 	fs.watch_fd = -1;
+	fs.watch_file_wd = -1;
 	fs.opt.backups = 5;
 	fs.opt.reload_delay = 300;
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);

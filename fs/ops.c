@@ -664,10 +664,11 @@ static int disk_usable(struct rfs *fs, const char *p)
 			 fs->disk_error);
 }
 
-static int check_open(struct rfs *fs, const struct tree_ref *r, int flags)
+static int check_open(struct rfs *fs, const char *p, const struct tree_ref *r, int flags)
 {
 	bool w = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	if (w && (r->kind == TK_VALUE || r->kind == TK_CONFIG) && disk_usable(fs, "") < 0)
+	if (w && (r->kind == TK_VALUE || r->kind == TK_CONFIG || r->kind == TK_REGFILE) &&
+	    disk_usable(fs, p) < 0)
 		return -EIO;
 	switch (r->kind) {
 	case TK_VALUE:
@@ -711,7 +712,7 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		      (rfs_map_get(&fs->pending, p) ||
 		       (key_name(&r) && (fi->flags & O_ACCMODE) != O_RDONLY && !fs->opt.ro));
 	if (rc == 0 && !making)
-		rc = check_open(fs, &r, fi->flags);
+		rc = check_open(fs, p, &r, fi->flags);
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags, &h);
 	if (rc == 0 && making) {
@@ -803,7 +804,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		fi->direct_io = 1;
 		return 0;
 	} else if (rc == 0 && r.kind != TK_MISSING) {
-		rc = check_open(fs, &r, fi->flags | O_TRUNC);
+		rc = check_open(fs, p, &r, fi->flags | O_TRUNC);
 	} else if (rc == 0) {
 		rc = creatable(fs, p, &r);
 		if (rc == 0)
@@ -993,7 +994,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		struct handle *t = NULL;
 		rc = resolve(fs, p, &r);
 		if (rc == 0)
-			rc = check_open(fs, &r, O_WRONLY);
+			rc = check_open(fs, p, &r, O_WRONLY);
 		if (rc == 0 && r.kind == TK_CTLFILE)
 			rc = 0;
 		else if (rc == 0 && (rc = new_handle(fs, p, &r, O_RDWR, &t)) == 0) {

@@ -36,6 +36,14 @@ static int load(struct rfs *fs)
 		fs->disk_state = -ENOENT;
 		return -ENOENT;
 	}
+	struct stat st;
+	if (r < 0 && stat(fs->disk.path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(fs->disk_error, sizeof(fs->disk_error),
+			 "%s is not a regular file (it is a %s); the tree shows the last version", fs->disk.path,
+			 S_ISDIR(st.st_mode) ? "directory" : S_ISFIFO(st.st_mode) ? "fifo" : S_ISLNK(st.st_mode) ? "symlink" : "special file");
+		fs->disk_state = r;
+		return r;
+	}
 	if (r < 0) {
 		snprintf(fs->disk_error, sizeof(fs->disk_error), "cannot read %s: %s", fs->disk.path,
 			 strerror(-r));

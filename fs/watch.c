@@ -22,6 +22,15 @@ static long ms_since(const struct timespec *t)
 	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+/* Watch CONFIG itself as well as its directory: when CONFIG is a
+ * single-file bind mount, a change to it is reported to the directory of
+ * its source, not to ours. */
+static void arm_file(struct rfs *fs)
+{
+	fs->watch_file_wd = inotify_add_watch(fs->watch_fd, fs->disk.path,
+					      IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF);
+}
+
 /* Read what inotify has; wait up to `wait_ms` for the first event. */
 static void drain(struct rfs *fs, int wait_ms)
 {
@@ -36,7 +45,13 @@ static void drain(struct rfs *fs, int wait_ms)
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
-			if (!ev->len || strcmp(ev->name, fs->disk.name))
+			if (ev->wd == fs->watch_file_wd && (ev->mask & IN_IGNORED)) {
+				/* the inode we watched was replaced (our own
+				 * rename, or someone's): watch the new one */
+				arm_file(fs);
+				continue;
+			}
+			if (ev->wd != fs->watch_file_wd && (!ev->len || strcmp(ev->name, fs->disk.name)))
 				continue;
 			clock_gettime(CLOCK_MONOTONIC, &fs->watch_last);
 			if (ev->mask & IN_MODIFY)
@@ -46,6 +61,8 @@ static void drain(struct rfs *fs, int wait_ms)
 				fs->watch_dirty = true;
 			if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM))
 				fs->watch_writing = false;
+			if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && fs->watch_file_wd < 0)
+				arm_file(fs);
 		}
 	}
 }
@@ -124,6 +141,7 @@ int watch_start(struct rfs *fs)
 		fs->watch_fd = -1;
 		return e;
 	}
+	arm_file(fs); /* may fail: CONFIG need not exist yet */
 	int r = pthread_create(&fs->watch_tid, NULL, watch_thread, fs);
 	if (r) {
 		close(fs->watch_fd);

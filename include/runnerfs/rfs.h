@@ -103,6 +103,7 @@ struct rfs {
 
 	/* watch.c: outside writers */
 	int watch_fd;
+	int watch_file_wd; /* a watch on CONFIG itself (bind mounts) */
 	int watch_stop[2];
 	pthread_t watch_tid;
 	bool watch_running;
