@@ -23,6 +23,19 @@ PACKAGES=(
   valgrind
   git
   ca-certificates
+  # tests/integration/test_tools_*.py: the real tools on a real mount
+  vim                  # vim -Es, vim in tmux (backupcopy=auto/yes)
+  nano                 # nano in tmux (Debian's nanorc: set locking)
+  emacs-nox            # emacs --batch, emacs -nw in tmux
+  tmux                 # drives the interactive editors (send-keys)
+  strace               # test_vim_auto_saves_by_rename; diagnosing tools
+  rsync
+  moreutils            # sponge
+  ansible-core         # copy, template, lineinfile, file (connection: local)
+  puppet               # puppet apply: file resource
+  # tests/integration/test_reload_docker.py: a private dockerd (dockerd.py)
+  docker.io            # dockerd + docker client (containerd, runc)
+  busybox-static       # the test image's only binary (docker import)
 )
 
 missing=()

@@ -414,7 +414,7 @@ static int writer_active(struct commit *c)
 	int fd;
 	int r = open_current(c, &fd, &st);
 	if (r < 0 || fd < 0)
-		return 0;
+		return r < 0 ? r : 0;
 	bool busy = fcntl(fd, F_SETLEASE, F_RDLCK) < 0 && errno == EAGAIN;
 	if (!busy)
 		fcntl(fd, F_SETLEASE, F_UNLCK);
@@ -507,6 +507,7 @@ static void set_id(struct commit *c, const struct stat *st, const char *bytes, s
 	c->id.ino = st->st_ino;
 	c->id.size = (off_t)len;
 	c->id.mtime = st->st_mtim;
+	c->id.ctime = st->st_ctim;
 	c->id.hash = hash_bytes(bytes, len);
 	c->id.exists = 1;
 }
@@ -669,6 +670,11 @@ int commit_changed(struct commit *c)
 	if (st.st_dev != c->id.dev || st.st_ino != c->id.ino || st.st_size != c->id.size)
 		return 1;
 
+	/* Same inode, size, mtime and ctime: nothing has written it (a write
+	 * or a utimens to set the mtime back would change ctime). */
+	if (ts_cmp(st.st_mtim, c->id.mtime) == 0 && ts_cmp(st.st_ctim, c->id.ctime) == 0)
+		return 0;
+
 	/* Same inode and size: only the bytes can tell. */
 	r = read_current(c, &b, &n, &st, &exists);
 	if (r < 0)
@@ -801,8 +807,9 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 {
 	/* never replace a file someone is in the middle of writing: their
 	 * writes would land in the replaced inode and be lost */
-	if (c->dirfd >= 0 && writer_active(c))
-		return -EBUSY;
+	int active = c->dirfd >= 0 ? writer_active(c) : 0;
+	if (active)
+		return active < 0 ? active : -EBUSY;
 	const struct commit_ops *o = c->ops;
 	char tmp[NAME_MAX + 1];
 	struct stat cur, st;
@@ -873,6 +880,11 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 	/* The new file is in place. */
 	if (o->fsync(c->dirfd) < 0 && errno != EINVAL)
 		return neg_errno(); /* c->id still the old file: see the top */
+	/* rename changed its ctime: take the one it has now, if it is still
+	 * our file, so that our own write needs no rereading to be known */
+	struct stat now;
+	if (o->fstatat(c->dirfd, c->name, &now, 0) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+		st.st_ctim = now.st_ctim;
 	set_id(c, &st, bytes, len);
 	return 0;
 fail:

@@ -45,8 +45,10 @@ static int status(struct rfs *fs, struct buf *out)
 		r = buf_addf(out, "write mode: %s\n", fs->disk.in_place ? "in place (CONFIG is a bind-mounted file)"
 									: "atomic (temp file + rename)");
 	if (r >= 0)
-		r = buf_addf(out, "read-only: %s\nbackups: %d kept of %d\nreload: %s\n", fs->opt.ro ? "yes" : "no",
-			     fs->nhistory, fs->opt.backups, fs->opt.reload ? fs->opt.reload : "none");
+		r = buf_addf(out, "read-only: %s\nbackups: %d kept of %d\n", fs->opt.ro ? "yes" : "no",
+			     fs->nhistory, fs->opt.backups);
+	if (r >= 0)
+		r = reload_status(&fs->reload, out);
 	if (r >= 0)
 		r = buf_addf(out, "errors: %d\n", fs->nerrors);
 	return r;

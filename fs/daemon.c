@@ -12,6 +12,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stddef.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,7 @@ static void free_fs(struct rfs *fs)
 	free(fs->opt.config);
 	free(fs->opt.reload);
 	free(fs->opt.docker_host);
+	reload_fini(&fs->reload);
 	pthread_mutex_destroy(&fs->lock);
 }
 
@@ -173,6 +175,10 @@ int daemon_main(int argc, char **argv)
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
 	fs.watch_fd = -1;
+	{
+		char ignore[8];
+		reload_init(&fs.reload, "none", NULL, 0, ignore, sizeof(ignore));
+	}
 	fs.watch_file_wd = -1;
 	fs.opt.backups = 5;
 	fs.opt.reload_delay = 300;
@@ -226,11 +232,22 @@ int daemon_main(int argc, char **argv)
 		}
 	}
 
+	char why[300];
+	reload_fini(&fs.reload); /* the placeholder set up at the start */
+	if (reload_init(&fs.reload, fs.opt.reload, fs.opt.docker_host, fs.opt.reload_delay, why,
+			sizeof(why)) < 0) {
+		fprintf(stderr, "runnerfs: %s\n", why);
+		ret = 2;
+		goto out;
+	}
 	rfs_log_init(fs.opt.foreground, fs.opt.debug);
 	/* commit.c takes read leases on CONFIG to see whether someone is
 	 * writing it; a lease break is signalled with SIGIO, whose default
 	 * would end the daemon */
 	signal(SIGIO, SIG_IGN);
+	/* every FUSE worker thread would keep its own heap of freed
+	 * document-sized blocks; one arena keeps the daemon small */
+	mallopt(M_ARENA_MAX, 1);
 	int r = commit_init(&fs.disk, fs.opt.config, NULL);
 	if (r < 0) {
 		fprintf(stderr, "runnerfs: %s: %s\n", fs.opt.config, strerror(-r));
@@ -270,8 +287,11 @@ int daemon_main(int argc, char **argv)
 	if (r < 0)
 		rfs_log(RFS_LOG_WARN, "cannot watch %s for outside changes (%s): they are noticed at the next write",
 			fs.disk.dir, strerror(-r));
+	if ((r = reload_start(&fs.reload)) < 0)
+		rfs_log(RFS_LOG_WARN, "cannot start the reload thread: %s", strerror(-r));
 	ret = fuse_main(args.argc, args.argv, rfs_operations(), &fs);
 	watch_stop(&fs);
+	reload_stop(&fs.reload);
 out:
 	fuse_opt_free_args(&args);
 	free_fs(&fs);

@@ -40,6 +40,8 @@ struct handle {
 	bool truncated; /* emptied by O_TRUNC or ftruncate since */
 	bool failed;    /* a write() was rejected: never commit this */
 	bool created;   /* a new key: it exists once committed */
+	bool has_mtime; /* utimens while writing: the mtime after the commit */
+	struct timespec mtime;
 	struct scratch_data *sd; /* a scratch file: reads and writes go here */
 	struct handle *prev, *next; /* every open handle, for unmount */
 };
@@ -568,11 +570,17 @@ static int commit_handle(struct rfs *fs, struct handle *h)
 		return 0;
 	int rc = 0;
 	if (h->kind == TK_CTLFILE) {
-		if (h->ctl == CTL_RELOAD)
-			rfs_log(RFS_LOG_INFO, "reload requested through .runnerfs/reload (method: %s)",
-				fs->opt.reload ? fs->opt.reload : "none");
+		if (h->ctl == CTL_RELOAD) {
+			rfs_log(RFS_LOG_INFO, "reload requested through .runnerfs/reload");
+			reload_now(&fs->reload);
+		}
 	} else {
 		rc = commit_text(fs, h->path, h->kind, h->buf.p ? h->buf.p : "", h->buf.len);
+	}
+	if (rc == 0 && h->has_mtime) {
+		/* cp -p, mv, rsync -a set the time before they close */
+		rfs_map_set(&fs->mtimes, h->path, &h->mtime, NULL);
+		h->has_mtime = false;
 	}
 	if (rc == 0) {
 		h->dirty = h->wrote = h->truncated = false;
@@ -1416,8 +1424,10 @@ static int scratch_to_key(struct rfs *fs, struct rename_arg *a, struct scratch *
 	struct scratch_data *d = scratch_data_ref(sc->data);
 	int rc = commit_text(fs, a->to, a->rt.kind == TK_CONFIG ? TK_CONFIG : TK_VALUE,
 			     d->content.p ? d->content.p : "", d->content.len);
-	if (rc == 0)
+	if (rc == 0) {
+		rfs_map_set(&fs->mtimes, a->to, &d->mtime, NULL);
 		scratch_remove(&fs->scratch, a->from);
+	}
 	scratch_data_unref(d);
 	return rc;
 }
@@ -1461,8 +1471,6 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 			rc = scratch_to_key(fs, &a, sf);
 		else
 			rc = rfs_error(fs, -EISDIR, a.to, "only a key's file can be replaced this way");
-		if (rc == 0)
-			touch(fs, a.to);
 	} else if (to_scratch) {
 		if (a.rf.kind == TK_VALUE)
 			rc = key_to_scratch(fs, &a);
@@ -1590,9 +1598,14 @@ static int rfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 
 static int rfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
+	struct rfs *fs = ctx();
+	struct stat st;
 	(void)uid;
 	(void)gid;
-	return rfs_chmod(path, 0, fi);
+	lock_fs(fs);
+	int rc = attr_of(fs, rel(path), &st, hof(fi));
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
 }
 
 static int rfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
@@ -1611,10 +1624,19 @@ static int rfs_utimens(const char *path, const struct timespec tv[2], struct fus
 		else
 			t = tv[1];
 		struct scratch *sc = scratch_get(&fs->scratch, p);
-		if (sc)
+		struct handle *h = hof(fi);
+		if (!h) /* utimensat by path while someone writes it (cp -p) */
+			for (struct handle *x = fs->handles; x && !h; x = x->next)
+				if (x->dirty && !x->sd && !strcmp(x->path, p))
+					h = x;
+		if (sc) {
 			sc->data->mtime = t;
-		else
+		} else if (h && h->dirty && !h->sd) {
+			h->mtime = t;
+			h->has_mtime = true;
+		} else {
 			rc = rfs_map_set(&fs->mtimes, p, &t, NULL);
+		}
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return rc;

@@ -180,6 +180,7 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 	}
 	remember(fs, old, oldlen);
 	set_document(fs, work);
+	reload_changed(&fs->reload);
 	fs->config_existed = true;
 	clock_gettime(CLOCK_REALTIME, &fs->last_write);
 	rfs_log(RFS_LOG_DEBUG, "%s: written (generation %llu)", path, (unsigned long long)fs->generation);

@@ -246,9 +246,37 @@ const char *toml_text(const toml_doc *doc, size_t *len)
 	return doc->text;
 }
 
+static void *dup_mem(const void *p, size_t n)
+{
+	void *q = malloc(n ? n : 1);
+	if (q && n)
+		memcpy(q, p, n);
+	return q;
+}
+
+/* A copy of the arrays: the same document without parsing it again. */
 int toml_clone(const toml_doc *doc, toml_doc **out)
 {
-	return toml_parse(doc->text, doc->len, out, NULL);
+	toml_doc *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*d = *doc;
+	d->text = dup_mem(doc->text, (size_t)doc->len + 1);
+	d->nodes = dup_mem(doc->nodes, sizeof(*d->nodes) * doc->nnodes);
+	d->cap = doc->nnodes;
+	d->keys = dup_mem(doc->keys, doc->keys_len);
+	d->keys_cap = doc->keys_len;
+	d->hash = doc->hash ? dup_mem(doc->hash, sizeof(*d->hash) * ((size_t)doc->hash_mask + 1)) : NULL;
+	d->segs = dup_mem(doc->segs, sizeof(*d->segs) * doc->nsegs);
+	d->segs_cap = doc->nsegs;
+	d->headers = dup_mem(doc->headers, sizeof(*d->headers) * doc->nheaders);
+	d->headers_cap = doc->nheaders;
+	if (!d->text || !d->nodes || !d->keys || (doc->hash && !d->hash) || !d->segs || !d->headers) {
+		toml_free(d);
+		return -ENOMEM;
+	}
+	*out = d;
+	return 0;
 }
 
 const char *toml_eol(const toml_doc *doc)

@@ -361,6 +361,51 @@ static bool has_newline(const toml_doc *d, size_t a, size_t b)
 	return b > a && memchr(d->text + a, '\n', b - a);
 }
 
+/* Are items the old elements in order, some of them left out? */
+static bool removal_only(const struct item *items, size_t count)
+{
+	for (size_t j = 0; j < count; j++)
+		if (items[j].old == NONE || (j && items[j].old <= items[j - 1].old))
+			return false;
+	return true;
+}
+
+/* Remove the elements not in items: each run of removed elements goes
+ * with the separator after it, or before it when it is last. */
+static int remove_runs(toml_doc *d, const struct tnode *an, const uint32_t *el, uint32_t m,
+		       const struct item *items, size_t count, toml_error *err)
+{
+	bool *keep = calloc(m, sizeof(*keep));
+	struct splice *sp = malloc(sizeof(*sp) * m);
+	int r = -ENOMEM;
+	if (!keep || !sp)
+		goto out;
+	for (size_t j = 0; j < count; j++)
+		keep[items[j].old] = true;
+	size_t n = 0;
+	for (uint32_t i = 0; i < m;) {
+		if (keep[i]) {
+			i++;
+			continue;
+		}
+		uint32_t a = i;
+		while (i < m && !keep[i])
+			i++;
+		uint32_t b = i - 1;
+		if (i < m)
+			sp[n++] = (struct splice){d->nodes[el[a]].vstart, d->nodes[el[i]].vstart, "", 0};
+		else if (a > 0)
+			sp[n++] = (struct splice){d->nodes[el[a - 1]].vend, d->nodes[el[b]].vend, "", 0};
+		else
+			sp[n++] = (struct splice){an->vstart + 1, an->vend - 1, "", 0};
+	}
+	r = apply(d, sp, n, err);
+out:
+	free(keep);
+	free(sp);
+	return r;
+}
+
 /* Rewrite the elements of array a as `items`, keeping the text (and, in
  * arrays with one element per line, the comments) of the kept ones. */
 static int array_rewrite(toml_doc *d, uint32_t a, const struct item *items, size_t count,
@@ -431,6 +476,29 @@ static int array_rewrite(toml_doc *d, uint32_t a, const struct item *items, size
 			}
 		}
 		free(ls);
+	} else if (m > 0 && count < m && removal_only(items, count)) {
+		/* elements share lines: take out each removed run with one
+		 * separator, so comments and spacing elsewhere stay */
+		r = remove_runs(d, an, el, m, items, count, err);
+		free(el);
+		buf_free(&b);
+		return r;
+	} else if (m == 0 && memchr(d->text + an->vstart, '#', an->vend - an->vstart) && count) {
+		/* only comments inside: new elements go on lines before ']' */
+		size_t close = an->vend - 1, ls = close;
+		while (ls > an->vstart && (d->text[ls - 1] == ' ' || d->text[ls - 1] == '\t'))
+			ls--;
+		const char *ind;
+		size_t nind;
+		line_indent(d, an->vstart, &ind, &nind);
+		start = end = ls;
+		if (ls == an->vstart || d->text[ls - 1] != '\n')
+			r = buf_adds(&b, eol);
+		for (size_t j = 0; j < count && r >= 0; j++) {
+			if ((r = buf_add(&b, ind, nind)) >= 0 && (r = buf_adds(&b, "  ")) >= 0 &&
+			    (r = buf_add(&b, items[j].text, items[j].len)) >= 0 && (r = buf_addc(&b, ',')) >= 0)
+				r = buf_adds(&b, eol);
+		}
 	} else if (m == 0) {
 		start = an->vstart + 1;
 		end = an->vend - 1;
@@ -950,6 +1018,21 @@ static int push_span(struct span **v, size_t *k, size_t *cap, struct span s)
 	return 0;
 }
 
+/* Is the line starting at pos blank? */
+static bool line_blank_at(const toml_doc *d, size_t pos)
+{
+	size_t i = pos;
+	while (i < d->len && (d->text[i] == ' ' || d->text[i] == '\t' || d->text[i] == '\r'))
+		i++;
+	return i < d->len && d->text[i] == '\n';
+}
+
+static size_t next_line(const toml_doc *d, size_t pos)
+{
+	const char *nl = memchr(d->text + pos, '\n', d->len - pos);
+	return nl ? (size_t)(nl - d->text) + 1 : d->len;
+}
+
 static size_t line_before(const toml_doc *d, size_t pos)
 {
 	size_t i = pos - 1; /* pos is a line start and text[pos - 1] is '\n' */
@@ -972,8 +1055,30 @@ static struct span section_span(const toml_doc *d, size_t s, size_t e)
 	} else if (e == d->len) {
 		while (s > d->bom && prev_line_blank(d, s))
 			s = line_before(d, s);
+	} else {
+		/* blank lines above and below: one of them goes */
+		while (e < d->len && line_blank_at(d, e))
+			e = next_line(d, e);
 	}
 	return (struct span){s, e, true};
+}
+
+/* Where removing the section of header x ends: the next header's
+ * comments, or — for the last section of the file — the end of its
+ * content, so that comments closing the file stay (a table added at the
+ * end and removed again leaves the file as it was). */
+static size_t section_end(const toml_doc *d, const struct tnode *x)
+{
+	if (x->sect_end != d->len)
+		return x->sect_end;
+	for (size_t i = x->content_end; i < d->len; i++) {
+		char c = d->text[i];
+		if (c == '#')
+			return x->content_end;
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			break;
+	}
+	return x->sect_end;
 }
 
 /* Remove the entries of inline table c that are marked. An entry takes the
@@ -1062,7 +1167,7 @@ int toml_remove(toml_doc *d, uint32_t n, toml_error *err)
 			continue;
 		const struct tnode *x = &d->nodes[i];
 		if (x->type == TOML_TABLE && (x->form == TOML_FORM_HEADER || x->form == TOML_FORM_ENTRY))
-			r = push_span(&sp, &k, &cap, (struct span){x->lstart, x->sect_end, true});
+			r = push_span(&sp, &k, &cap, (struct span){x->lstart, section_end(d, x), true});
 		else if (x->flags & F_LINE)
 			r = push_span(&sp, &k, &cap, (struct span){x->lstart, x->lend, false});
 	}

@@ -636,6 +636,22 @@ static void finish(toml_doc *d)
 	}
 }
 
+/* Arrays grew by doubling; a document lives long, so give back the
+ * unused half. */
+static void shrink(toml_doc *d)
+{
+	struct tnode *n = realloc(d->nodes, sizeof(*n) * (d->nnodes ? d->nnodes : 1));
+	if (n) {
+		d->nodes = n;
+		d->cap = d->nnodes ? d->nnodes : 1;
+	}
+	struct seg *s = realloc(d->segs, sizeof(*s) * (d->nsegs ? d->nsegs : 1));
+	if (s) {
+		d->segs = s;
+		d->segs_cap = d->nsegs ? d->nsegs : 1;
+	}
+}
+
 int parse_into(toml_doc *d, toml_error *err)
 {
 	struct parser p = {.d = d, .s = d->text, .len = d->len, .err = err, .run_start = NONE};
@@ -656,6 +672,9 @@ int parse_into(toml_doc *d, toml_error *err)
 	    (r = doc_new_node(d, NONE, TOML_TABLE, TOML_FORM_ROOT, &root)) < 0)
 		return r;
 	d->nodes[root].home = root;
+	/* never NULL, so that an empty key is a pointer plus zero */
+	if ((r = buf_reserve(&p.kb, 64)) < 0)
+		return r;
 	p.pos = d->bom;
 	p.sect = root;
 	p.sect_id = p.next_id = 1;
@@ -684,6 +703,7 @@ int parse_into(toml_doc *d, toml_error *err)
 		p.run_start = NONE;
 	}
 	finish(d);
+	shrink(d);
 	r = 0;
 out:
 	buf_free(&p.kb);

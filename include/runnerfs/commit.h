@@ -77,6 +77,7 @@ struct commit_id {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	struct timespec ctime; /* any write or chmod changes it */
 	uint64_t hash;
 	int exists;
 };

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "runnerfs/commit.h"
+#include "runnerfs/reload.h"
 #include "runnerfs/scratch.h"
 #include "runnerfs/toml.h"
 
@@ -100,6 +101,7 @@ struct rfs {
 	struct rfs_map origins;   /* renamed path -> the path it had before */
 	struct scratch_set scratch;
 	struct handle *handles; /* open files (ops.c's) */
+	struct reload reload;
 
 	/* watch.c: outside writers */
 	int watch_fd;

@@ -533,7 +533,7 @@ def check_tree(root, nodes, root_complete, only_under=None):
             problems.append("%s/: cannot list: %s" % (d, e))
             continue
         extras = ROOT_EXTRAS if d == "" else set()
-        is_runner = has_runners and d.startswith("runners/") and d.count("/") == 1
+        is_runner = d.startswith("runners/") and d.count("/") == 1
         allowed = root_optional if d == "" else OPTIONAL_EXTRAS if is_runner else set()
         missing = (want | extras) - got
         unexpected = got - want - extras - allowed

@@ -925,8 +925,9 @@ static void test_sequence(void)
 	}
 	if (verbose)
 		printf("sequence: %s\n", seq);
-	CHECK(!strcmp(seq, "fstatat(target) openat(tmp) write fchown fchmod futimens fstat(fd) "
-			   "fsync close renameat fsync(dir)"),
+	CHECK(!strcmp(seq, "openat(target,read) fstat(fd) close(read) fstatat(target) openat(tmp) write "
+			   "fchown fchmod futimens fstat(fd) fsync close fstatat(target) renameat fsync(dir) "
+			   "fstatat(target)"),
 	      "sequence: %s", seq);
 	CHECK(S.rename_durable && model_ok(OLD, OLDLEN, NEW, NEWLEN, seq, sizeof seq),
 	      "model: durable new file");
@@ -1021,6 +1022,8 @@ static void fault_matrix(enum mode mode, int err)
 
 		const char *lab = S.label[k];
 		bool dirsync_after_rename = S.rename_done && !strcmp(lab, "fsync(dir)");
+		/* after the rename: only looking at the new file's ctime */
+		bool stat_after_rename = S.rename_done && !strcmp(lab, "fstatat(target)");
 		const char *ctx = mode_name[mode];
 
 		if (!strcmp(lab, "close(read)")) {
@@ -1034,6 +1037,9 @@ static void fault_matrix(enum mode mode, int err)
 			      lab, rc);
 			CHECK(file_is(path, NEW, NEWLEN), "%s: new content after %s", ctx, lab);
 			CHECK(commit_changed(&c) == 0, "%s: id is the new file", ctx);
+		} else if (stat_after_rename) {
+			CHECK(rc == 0 && file_is(path, NEW, NEWLEN), "%s: %s at step %d (%s): rc %d", ctx,
+			      strerror(err), k, lab, rc);
 		} else if (dirsync_after_rename) {
 			CHECK(rc == -err, "%s: %s at step %d (%s): rc %d", ctx, strerror(err), k, lab,
 			      rc);
@@ -1152,7 +1158,9 @@ static void crash_matrix(bool fallback, bool broken)
 		steps++;
 		const char *lab = k < MAXSTEPS ? S.label[k] : "?";
 		/* after the in-place write is verified only ignored clean-up is left */
-		CHECK(rc < 0 || (fallback && file_is(path, NEW, NEWLEN)),
+		/* ... and, on the normal path, a last look at the renamed file */
+		bool after_rename = S.rename_done && !strcmp(lab, "fstatat(target)");
+		CHECK(rc < 0 || ((fallback || after_rename) && file_is(path, NEW, NEWLEN)),
 		      "crash at %d (%s): error returned: %d", k, lab, rc);
 
 		bool mok = model_ok(OLD, OLDLEN, NEW, NEWLEN, why, sizeof why);

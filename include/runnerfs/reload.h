@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RUNNERFS_RELOAD_H
+#define RUNNERFS_RELOAD_H
+
+/*
+ * reload: tell the runner about changes, once per burst (contract 8).
+ *
+ *   reload_init(r, method, docker_host, delay_ms)
+ *                       parse `reload=` (none | docker:CONTAINER |
+ *                       pid:PIDFILE | signal:PID); -EINVAL with a message
+ *                       for anything else
+ *   reload_start(r)     the thread that sends reloads
+ *   reload_changed(r)   a write-back succeeded: a reload goes out once no
+ *                       change has come for delay_ms (but no later than
+ *                       RELOAD_MAX_FACTOR × delay_ms after the first)
+ *   reload_now(r)       send one as soon as possible (.runnerfs/reload)
+ *   reload_status(r, buf)
+ *                       the lines for .runnerfs/status
+ *   reload_stop(r), reload_fini(r)
+ *
+ * The thread never holds the filesystem's lock and every request has a
+ * timeout: a slow or hung Docker engine never delays a filesystem
+ * operation. A failure never undoes a change; it is reported in the
+ * status and the log. It has its own small lock; no secret ever passes
+ * through it.
+ */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "runnerfs/buf.h"
+
+#define RELOAD_MAX_FACTOR 10
+#define RELOAD_YOUNG_SECONDS 5 /* a container younger than this is left alone */
+#define RELOAD_TIMEOUT_MS 3000
+
+enum reload_method { RELOAD_NONE, RELOAD_DOCKER, RELOAD_PIDFILE, RELOAD_PID };
+
+struct reload {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t tid;
+	bool running, stopping;
+	enum reload_method method;
+	char *target;      /* container, pidfile or pid */
+	char *docker_url;  /* http://localhost or http://HOST:PORT */
+	char *docker_sock; /* unix socket path, or NULL */
+	int delay_ms;
+
+	/* pending burst */
+	int pending;                 /* changes not yet covered */
+	bool now;                    /* reload_now */
+	struct timespec first, last; /* monotonic */
+
+	/* last attempt */
+	struct timespec done;        /* realtime */
+	int covered;
+	char result[300];
+	int sent;                    /* reloads sent since mount */
+};
+
+int reload_init(struct reload *r, const char *method, const char *docker_host, int delay_ms,
+		char *err, size_t errlen);
+int reload_start(struct reload *r);
+void reload_changed(struct reload *r);
+void reload_now(struct reload *r);
+int reload_status(struct reload *r, struct buf *out);
+void reload_stop(struct reload *r);
+void reload_fini(struct reload *r);
+
+#endif
