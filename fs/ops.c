@@ -1460,7 +1460,9 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	parent_of(a.to, tdir, sizeof(tdir));
 
 	if (!sf && a.rf.kind == TK_REG) {
-		if (a.rt.kind != TK_MISSING || !a.rt.reg || a.rt.klen || strcmp(fdir, tdir))
+		if (a.rt.kind == TK_REG && !strcmp(fdir, tdir))
+			rc = rfs_error(fs, -EEXIST, a.to, "a registry of that name already exists");
+		else if (a.rt.kind != TK_MISSING || !a.rt.reg || a.rt.klen || strcmp(fdir, tdir))
 			rc = rfs_error(fs, -EINVAL, a.to, "a registry can be renamed within its registries/ only");
 		else
 			rc = reg_change(fs, a.from, 'm', a.to);

@@ -368,8 +368,13 @@ static int edit(toml_doc *d, uint32_t runner, reg_edit_fn fn, const void *arg, c
 		uint32_t elem, env;
 		int r = load(d, rn, &json, &elem, &env);
 		if (r == -EINVAL) {
-			snprintf(why, whylen, "DOCKER_AUTH_CONFIG of runner %zu is not valid JSON; fix it in environment first",
-				 runner == TOML_NONE ? i + 1 : 0);
+			size_t pos = i;
+			for (size_t k = 0; runner != TOML_NONE && k < count_runners(d); k++)
+				if (runner_at(d, k) == rn)
+					pos = k;
+			snprintf(why, whylen,
+				 "DOCKER_AUTH_CONFIG of runner %zu (in file order) is not valid JSON; fix it in its environment first",
+				 pos + 1);
 			return -EINVAL;
 		}
 		if (r == 0)
@@ -406,8 +411,12 @@ static int set_fn(cJSON **json, const void *arg, char *why, size_t whylen)
 	} else if (!strcmp(a->field, "username") || !strcmp(a->field, "password")) {
 		bool by_fields = !str_field(e, "auth") && (str_field(e, "username") || str_field(e, "password"));
 		if (by_fields) {
-			cJSON_DeleteItemFromObjectCaseSensitive(e, a->field);
-			r = cJSON_AddStringToObject(e, a->field, value) ? 0 : -ENOMEM;
+			/* the field keeps its place among the others */
+			cJSON *old = cJSON_GetObjectItemCaseSensitive(e, a->field);
+			if (cJSON_IsString(old))
+				r = cJSON_SetValuestring(old, value) ? 0 : -ENOMEM;
+			else
+				r = cJSON_AddStringToObject(e, a->field, value) ? 0 : -ENOMEM;
 		} else {
 			/* docker login's form: auth = base64(user:password) */
 			struct buf u = BUF_INIT, p = BUF_INIT, pair = BUF_INIT, enc = BUF_INIT;

@@ -865,15 +865,30 @@ int tree_precheck(const toml_doc *d, const struct tree_ref *r, const char *text,
 {
 	toml_type elem;
 	why[0] = '\0';
-	if ((r->kind == TK_REGFILE || (r->kind == TK_MISSING && r->reg)) && !strcmp(r->key, "auth")) {
+	/* registry values: a whole line (what echo writes) can be judged at
+	 * write(); a piece of one cannot */
+	bool whole = len && text[len - 1] == '\n';
+	if ((r->kind == TK_REGFILE || (r->kind == TK_MISSING && r->reg)) && whole &&
+	    !strcmp(r->key, "auth")) {
 		/* auth must decode to user:password: say so at write() */
 		struct buf dec = BUF_INIT;
 		size_t n = chomp(text, len);
 		int rc = base64_decode(text, n, &dec);
 		const char *colon = rc == 0 && dec.p ? memchr(dec.p, ':', dec.len) : NULL;
+		bool ok = colon && colon != dec.p;
 		buf_free(&dec);
-		if (!colon || colon == dec.p) {
+		if (!ok) {
 			snprintf(why, whylen, "auth must be the base64 of user:password with a user name");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if ((r->kind == TK_REGFILE || (r->kind == TK_MISSING && r->reg)) && whole &&
+	    !strcmp(r->key, "username")) {
+		size_t n = chomp(text, len);
+		if (!n || memchr(text, ':', n)) {
+			snprintf(why, whylen, n ? "a registry user name cannot contain ':'"
+						: "a registry user name cannot be empty");
 			return -EINVAL;
 		}
 		return 0;
