@@ -226,16 +226,28 @@ bool registry_has(const toml_doc *d, uint32_t runner, const char *host)
 	return has;
 }
 
-int registry_fields(const toml_doc *d, uint32_t runner, const char *host, struct buf *out)
+/* The runner's JSON and its entry for host (for NONE: the first
+ * runner's, which every runner shares). On success the caller frees json. */
+static int load_entry(const toml_doc *d, uint32_t runner, const char *host, cJSON **json,
+		      cJSON **e)
 {
-	cJSON *json;
 	uint32_t elem, env;
-	int r = load(d, runner == TOML_NONE ? runner_at(d, 0) : runner, &json, &elem, &env);
-	cJSON *e = r == 0 ? entry_of(json, host) : NULL;
-	if (!e) {
-		cJSON_Delete(json);
+	int r = load(d, runner == TOML_NONE ? runner_at(d, 0) : runner, json, &elem, &env);
+	*e = r == 0 ? entry_of(*json, host) : NULL;
+	if (!*e) {
+		cJSON_Delete(*json);
+		*json = NULL;
 		return r < 0 ? r : -ENOENT;
 	}
+	return 0;
+}
+
+int registry_fields(const toml_doc *d, uint32_t runner, const char *host, struct buf *out)
+{
+	cJSON *json, *e;
+	int r = load_entry(d, runner, host, &json, &e);
+	if (r < 0)
+		return r;
 	/* username and password come from auth only when it decodes */
 	struct buf u = BUF_INIT, pw = BUF_INIT;
 	bool has_auth = str_field(e, "auth") != NULL && credentials(e, &u, &pw) == 0;
@@ -256,14 +268,10 @@ int registry_fields(const toml_doc *d, uint32_t runner, const char *host, struct
 int registry_get(const toml_doc *d, uint32_t runner, const char *host, const char *field,
 		 struct buf *out)
 {
-	cJSON *json;
-	uint32_t elem, env;
-	int r = load(d, runner == TOML_NONE ? runner_at(d, 0) : runner, &json, &elem, &env);
-	cJSON *e = r == 0 ? entry_of(json, host) : NULL;
-	if (!e) {
-		cJSON_Delete(json);
-		return r < 0 ? r : -ENOENT;
-	}
+	cJSON *json, *e;
+	int r = load_entry(d, runner, host, &json, &e);
+	if (r < 0)
+		return r;
 	const char *v = str_field(e, field);
 	if (!strcmp(field, "username") || !strcmp(field, "password")) {
 		struct buf u = BUF_INIT, p = BUF_INIT;
