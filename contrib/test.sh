@@ -77,7 +77,7 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
         r = rec.get("result")
         good = r in ("OK", "EXPECTEDFAIL")
         counts = None
-        for out in reversed((rec.get("stdo") or "").splitlines()):
+        for out in reversed((rec.get("stdout") or rec.get("stdo") or "").splitlines()):
             found = dict((k.rstrip("s") if k.startswith("error") else k, int(n))
                          for n, k in COUNT.findall(out))
             if "passed" in found and ("failed" in found or " in " in out):
