@@ -36,6 +36,10 @@ PACKAGES=(
   # tests/integration/test_reload_docker.py: a private dockerd (dockerd.py)
   docker.io            # dockerd + docker client (containerd, runc)
   busybox-static       # the test image's only binary (docker import)
+  # docs/runnerfs.8.scd -> runnerfs(8); tests/integration/test_deploy_*.py
+  scdoc                # the man page (optional in meson: no scdoc, no page)
+  systemd              # systemd-analyze verify of contrib/systemd/runnerfs@.service
+  docker-compose       # docker-compose config of contrib/docker/docker-compose.yml
 )
 
 missing=()

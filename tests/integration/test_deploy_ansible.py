@@ -1,0 +1,119 @@
+"""Issue 7: the Ansible example in contrib/ansible/ (site.yml, the role
+runnerfs_runner, group_vars/runner_hosts.yml as shipped) run for real,
+connection: local, against a real mount. The first run changes things, the
+second changes nothing, and config.toml holds what the variables say while
+everything the role does not manage stays byte for byte."""
+
+import base64
+import json
+import os
+import shlex
+
+import pytest
+
+from rfs import REPO, fixture, toml_loads
+from tools import RUNNERFS_BIN, ansible_env, need, recap, tmount  # noqa: F401
+
+ANSIBLE = REPO / "contrib" / "ansible"
+F01 = fixture("01-register-docker.toml")
+TOKEN = "glrt-test_0123456789abcdefghij"
+PASSWORD = "s3cret-registry-password"
+
+
+@pytest.fixture
+def site(tmount, tmp_path):
+    """A mount of fixture 01 and a function that runs contrib/ansible/site.yml
+    on localhost (in the group runner_hosts) with the shipped group_vars,
+    pointed at the mount: returns (recap, output)."""
+    need("ansible-playbook")
+    t = tmount(F01)
+    t.env = ansible_env(t)
+    (t.home / "ansible.cfg").write_text("[defaults]\nnocows = 1\n")
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("[runner_hosts]\nlocalhost ansible_connection=local "
+                         "ansible_python_interpreter=/usr/bin/python3\n")
+
+    def run(extra=None, expect_failed=0):
+        v = {"runnerfs_mount": str(t.root), "runnerfs_bin": str(RUNNERFS_BIN),
+             "vault_runner_token": TOKEN, "vault_registry_password": PASSWORD,
+             # root already; the example's `become: true` would need sudo
+             "ansible_become": False}
+        v.update(extra or {})
+        vf = tmp_path / "vars.json"
+        vf.write_text(json.dumps(v))
+        cmd = "ansible-playbook -i %s %s -e @%s" % (shlex.quote(str(inventory)),
+                                                   shlex.quote(str(ANSIBLE / "site.yml")),
+                                                   shlex.quote(str(vf)))
+        r = t.sh(cmd, check=False, cwd=ANSIBLE)
+        out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+        rc = recap(out)
+        assert rc.get("failed") == expect_failed, "ansible-playbook: %s\n%s" % (rc, out)
+        return rc, out
+
+    run.t = t
+    return run
+
+
+def test_site_yml_twice(site):
+    t = site.t
+    rc1, out1 = site()
+    assert rc1["changed"] > 0, out1
+    after1 = t.read_config()
+    mtime1 = os.stat(t.m.config).st_mtime_ns
+
+    rc2, out2 = site()
+    assert rc2["changed"] == 0, "the second run changed something:\n" + out2
+    assert t.read_config() == after1
+    assert os.stat(t.m.config).st_mtime_ns == mtime1
+
+    doc = toml_loads(after1)
+    # global keys (group_vars/runner_hosts.yml), comments kept
+    assert doc["concurrent"] == 8 and doc["check_interval"] == 3 and doc["log_level"] == "info"
+    assert b"concurrent = 8 # jobs across all runners\n" in after1
+    assert b'log_level = "info"   # panic, fatal, error, warn, info, debug\n' in after1
+    # the new runner
+    runners = {r["name"]: r for r in doc["runners"]}
+    assert list(runners) == ["docker-shared-01", "docker-dind-02", "shell-03", "docker-01"]
+    new = runners["docker-01"]
+    assert new["url"] == "https://gitlab.example.com" and new["token"] == TOKEN
+    assert new["executor"] == "docker" and new["limit"] == 4
+    assert new["docker"]["image"] == "alpine:3.20"
+    assert new["docker"]["volumes"] == ["/cache", "/var/run/docker.sock:/var/run/docker.sock"]
+    assert new["docker"]["pull_policy"] in ("if-not-present", ["if-not-present"])
+    assert new["feature_flags"] == {"FF_USE_FASTZIP": True}
+    # the registry, in every runner's DOCKER_AUTH_CONFIG
+    auth = base64.b64encode(("deploy:" + PASSWORD).encode()).decode()
+    for name, r in runners.items():
+        env = [e for e in r.get("environment", []) if e.startswith("DOCKER_AUTH_CONFIG=")]
+        assert len(env) == 1, "%s: %r" % (name, r.get("environment"))
+        js = json.loads(env[0].split("=", 1)[1])
+        assert js["auths"]["registry.example.com:5000"]["auth"] == auth, name
+    # the rest of the old runners is as it was
+    old = {r["name"]: r for r in toml_loads(F01)["runners"]}
+    for name, r in old.items():
+        got = dict(runners[name])
+        got["environment"] = [e for e in got["environment"] if not e.startswith("DOCKER_AUTH_CONFIG=")]
+        if not got["environment"] and "environment" not in r:
+            del got["environment"]
+        assert got == r, name
+    # no secret in the output of either run (no_log)
+    assert TOKEN not in out1 + out2 and PASSWORD not in out1 + out2
+    assert not [n for n in os.listdir(t.m.config_dir) if n != "config.toml"]
+
+
+def test_site_yml_whole_file(site):
+    """runnerfs_config_toml: the whole-file variant, with validate: runnerfs --check."""
+    t = site.t
+    text = F01.decode().replace("concurrent = 4 #", "concurrent = 6 #")
+    rc1, out1 = site({"runnerfs_config_toml": text})
+    assert rc1["changed"] == 1, out1
+    assert t.read_config() == text.encode()
+    rc2, out2 = site({"runnerfs_config_toml": text})
+    assert rc2["changed"] == 0, out2
+    assert t.read_config() == text.encode()
+
+    # a config the runner would die on: validate refuses it, nothing changes
+    bad = text.replace("concurrent = 6 #", "concurrent = 0 #")
+    rc3, out3 = site({"runnerfs_config_toml": bad, "runnerfs_no_log": False}, expect_failed=1)
+    assert "failed to validate" in out3 and "concurrent must be at least 1" in out3, out3
+    assert t.read_config() == text.encode()
