@@ -1387,8 +1387,12 @@ static int move_value_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, 
 		rc = toml_remove(*work, rf.node, &err);
 	if (rc == 0)
 		rc = tree_resolve_in(fs, *work, a->to, &rt);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = tree_store(*work, &rt, text.p ? text.p : "", text.len, why, n);
+		/* the message describes the value: a secret's must not show */
+		if (rc < 0 && tree_is_secret(&a->rf))
+			snprintf(why, n, "the value of %s does not fit %s", a->rf.key, rt.key);
+	}
 	if (rc < 0 && !why[0])
 		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
 	buf_free(&text);

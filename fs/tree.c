@@ -620,10 +620,12 @@ enum tree_format tree_format_of(const toml_doc *d, const struct tree_ref *r, tom
 		if (toml_type_of(d, c) != first)
 			return VF_RAW;
 		if (first == TOML_STRING) {
-			size_t len;
-			const char *raw = toml_raw(d, c, &len);
 			/* an element that would need two lines: show TOML */
-			if (memchr(raw, '\n', len) || memmem(raw, len, "\\n", 2) || memmem(raw, len, "\\r", 2))
+			char *v = NULL;
+			size_t len = 0;
+			bool multi = toml_get_string(d, c, &v, &len) < 0 || memchr(v, '\n', len);
+			free(v);
+			if (multi)
 				return VF_RAW;
 		}
 	}
@@ -978,6 +980,8 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 		for (uint32_t c = toml_first(d, dir->node); c != TOML_NONE && rc == 0; c = toml_next(d, c), i++) {
 			struct tree_ref r = {.kind = TK_TABLE, .node = c, .entry = true, .index = (int)i};
 			if (dir->runners && i < n) {
+				if (strlen(names[i]) > 255)
+					continue; /* no file name can hold it */
 				rc = fill(arg, names[i], &r);
 			} else {
 				snprintf(name, sizeof(name), "%zu", i);
