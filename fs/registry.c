@@ -102,9 +102,24 @@ static int load(const toml_doc *d, uint32_t runner, cJSON **json, uint32_t *elem
 	int r = toml_get_string(d, *elem, &s, &len);
 	if (r < 0)
 		return r;
-	*json = cJSON_ParseWithLength(s + PLEN, len - PLEN);
+	/* the whole value must be one JSON object: text after it makes it
+	 * invalid for the runner too */
+	const char *end = NULL;
+	/* cJSON skips NUL bytes as white space; no one else would */
+	if (memchr(s + PLEN, '\0', len - PLEN)) {
+		free(s);
+		return -EINVAL;
+	}
+	*json = cJSON_ParseWithLengthOpts(s + PLEN, len - PLEN, &end, 0);
+	bool whole = *json && end;
+	for (const char *p = end; whole && p < s + len; p++)
+		whole = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
 	free(s);
-	return *json && cJSON_IsObject(*json) ? 0 : (cJSON_Delete(*json), *json = NULL, -EINVAL);
+	if (*json && cJSON_IsObject(*json) && whole)
+		return 0;
+	cJSON_Delete(*json);
+	*json = NULL;
+	return -EINVAL;
 }
 
 static cJSON *entry_of(cJSON *json, const char *host)
