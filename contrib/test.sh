@@ -179,6 +179,16 @@ else
   report+=("asan   not run (RUNNERFS_NO_ASAN=1)")
 fi
 
+# The C unit tests again under valgrind: no memory error, no leak.
+if [[ ${RUNNERFS_NO_VALGRIND:-0} == 1 ]]; then
+  report+=("vgrind not run (RUNNERFS_NO_VALGRIND=1)")
+elif ! command -v valgrind >/dev/null; then
+  report+=("vgrind not run (valgrind not installed)")
+else
+  stage valgrind build "-Db_sanitize=none -Dfuzz=false" \
+    "--wrapper $PWD/tests/valgrind-wrapper.sh --logbase testlog --timeout-multiplier 10 edit roundtrip limits schema commit"
+fi
+
 if [[ ${RUNNERFS_NO_FUZZ:-0} == 1 ]]; then
   report+=("fuzz   not run (RUNNERFS_NO_FUZZ=1)")
 elif ! command -v clang >/dev/null; then

@@ -1301,7 +1301,7 @@ static void test_tmpfs(void)
 	CHECK(rc == 0 && file_is(path, bb, big), "space again: written: %d", rc);
 
 	/* read-only */
-	if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, "size=64k") < 0) {
+	if (mount("tmpfs", mnt, "tmpfs", MS_REMOUNT | MS_RDONLY, "size=64k") < 0) {
 		skip("read-only tmpfs", strerror(errno));
 	} else {
 		rc = commit_write(&c, cfg, sizeof cfg);
@@ -1368,7 +1368,7 @@ static void test_bind(void)
 	spit(src, OLD, OLDLEN);
 	chmod(src, 0640);
 	spit(path, "", 0);
-	if (mount(src, path, NULL, MS_BIND, NULL) < 0) {
+	if (mount(src, path, "none", MS_BIND, NULL) < 0) {
 		skip("single-file bind mount", strerror(errno));
 		return;
 	}
