@@ -90,6 +90,41 @@ static uint32_t auth_element(const toml_doc *d, uint32_t runner, uint32_t *env)
 	return found;
 }
 
+/* Every \u escape in JSON text has four hex digits and is not \u0000
+ * (cJSON would read a bad escape, or a NUL, as the end of the string). */
+static bool escapes_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\\')
+			continue;
+		if (i + 1 >= n)
+			return false;
+		if (s[i + 1] == 'u') {
+			if (i + 6 > n || !strncmp(s + i + 2, "0000", 4))
+				return false;
+			for (size_t k = 2; k < 6; k++)
+				if (!strchr("0123456789abcdefABCDEF", s[i + k]) || !s[i + k])
+					return false;
+		}
+		i++; /* the escaped character */
+	}
+	return true;
+}
+
+/* Does an object hold the same key twice? (cJSON keeps the first, the
+ * runner's Go the last: what it means is open to doubt.) */
+static bool dup_keys(const cJSON *o)
+{
+	for (const cJSON *a = o ? o->child : NULL; a; a = a->next) {
+		for (const cJSON *b = a->next; b; b = b->next)
+			if (a->string && b->string && !strcmp(a->string, b->string))
+				return true;
+		if (cJSON_IsObject(a) && dup_keys(a))
+			return true;
+	}
+	return false;
+}
+
 /* The runner's JSON (NULL when it has none). -EINVAL when not valid. */
 static int load(const toml_doc *d, uint32_t runner, cJSON **json, uint32_t *elem, uint32_t *env)
 {
@@ -106,7 +141,7 @@ static int load(const toml_doc *d, uint32_t runner, cJSON **json, uint32_t *elem
 	 * invalid for the runner too */
 	const char *end = NULL;
 	/* cJSON skips NUL bytes as white space; no one else would */
-	if (memchr(s + PLEN, '\0', len - PLEN)) {
+	if (memchr(s + PLEN, '\0', len - PLEN) || !escapes_ok(s + PLEN, len - PLEN)) {
 		free(s);
 		return -EINVAL;
 	}
@@ -115,7 +150,7 @@ static int load(const toml_doc *d, uint32_t runner, cJSON **json, uint32_t *elem
 	for (const char *p = end; whole && p < s + len; p++)
 		whole = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
 	free(s);
-	if (*json && cJSON_IsObject(*json) && whole)
+	if (*json && cJSON_IsObject(*json) && whole && !dup_keys(*json))
 		return 0;
 	cJSON_Delete(*json);
 	*json = NULL;

@@ -90,14 +90,18 @@ static int refresh_once(struct rfs *fs)
 	int r = commit_changed(&fs->disk);
 	if (r < 0)
 		return r;
-	if (r == 0 && fs->disk_state == 0)
-		return 0;
+	/* unchanged since we last read it: nothing new to learn (a file that
+	 * did not parse is not read and reported again on every request) */
+	if (r == 0)
+		return fs->disk_state;
+	char before[sizeof(fs->disk_error)];
+	memcpy(before, fs->disk_error, sizeof(before));
 	r = load(fs);
 	if (r == -EBUSY)
 		return r;
-	if (r < 0)
+	if (r < 0 && strcmp(before, fs->disk_error))
 		rfs_log(RFS_LOG_WARN, "%s", fs->disk_error);
-	else
+	else if (r == 0)
 		rfs_log(RFS_LOG_INFO, "%s changed on disk; read it again", fs->disk.path);
 	return r;
 }
