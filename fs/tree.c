@@ -43,6 +43,7 @@ int tree_decode_name(const char *name, char *key, size_t cap, size_t *klen)
 {
 	size_t n = 0;
 	if (!strcmp(name, "%")) {
+		key[0] = '\0';
 		*klen = 0;
 		return 0;
 	}

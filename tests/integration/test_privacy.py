@@ -395,8 +395,15 @@ def test_temp_file_created_0600_exclusive(pmount):
                            "-e", "write=none", "-s", "0", "-p", str(m.proc.pid)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        # strace prints nothing when attached: wait until a traced call shows up
-        time.sleep(0.5)
+        # attached to every thread of the daemon before the first write
+        def traced():
+            tasks = os.listdir("/proc/%d/task" % m.proc.pid)
+            for t in tasks:
+                with open("/proc/%d/task/%s/status" % (m.proc.pid, t)) as f:
+                    if "TracerPid:\t0\n" in f.read():
+                        return False
+            return True
+        rfs.wait_for(traced, 10, what="strace to attach to every thread of the daemon")
         n = 20
         for i in range(n):
             assert rfs.try_write(m.path("concurrent"), b"%d\n" % (10 + i)) is None

@@ -217,6 +217,7 @@ def rotator(cfg, stop, out, pause):
     seq = 0
     done = []   # (seq, t_end) of rotations that reached CONFIG
     orphaned = 0
+    raced = [0]
     while not stop.value:
         v = sval("tok", seq).encode()
         fd = os.open(cfg, os.O_RDWR)
@@ -235,13 +236,22 @@ def rotator(cfg, stop, out, pause):
         finally:
             os.close(fd)
         if same:
+            # the known window (docs/reliability.md, "Known limits"): a
+            # rename runnerfs had already decided on may land right after
+            # the check above; then the rotation is not in CONFIG
+            time.sleep(0.002)
+            with open(cfg, "rb") as f:
+                if v not in f.read():
+                    same = False
+                    raced[0] += 1
+        if same:
             done.append((seq, time.monotonic()))
         else:
             orphaned += 1
         seq += 1
         time.sleep(pause)
     with open(out, "w") as f:
-        f.write("%d\n" % orphaned)
+        f.write("%d %d\n" % (orphaned, raced[0]))
         for s, t in done:
             f.write("%d %.9f\n" % (s, t))
 
@@ -332,7 +342,7 @@ def test_many_writers(runnerfs, tmp_path):
                             "e.g. %s" % (rel, got, w, x[0], x[2] - t0, len(later), later[:3]))
     # the token: the outside writer's last rotation that reached CONFIG
     tlines = open(tout).read().split("\n")
-    orphaned = int(tlines[0])
+    orphaned, raced = map(int, tlines[0].split())
     rotations = [tuple(l.split()) for l in tlines[1:] if l]
     got_tok = get(doc, TOKEN[1])
     if rotations and got_tok != sval("tok", int(rotations[-1][0])):
@@ -359,10 +369,10 @@ def test_many_writers(runnerfs, tmp_path):
     print("\nload: 16 writers x %d writes = %d in %.1fs: %.0f writes/s (%d succeeded, failed: %s); "
           "write latency median %.1f ms, p99 %.1f ms, max %.1f ms; reader: %d files read in %d rounds "
           "(errors %s); outside token rotations: %d reached CONFIG, %d redone (runnerfs renamed a new "
-          "file in meanwhile); problems %d"
+          "file in meanwhile; %d of them in the known window after the writer's check); problems %d"
           % (N, total, elapsed, total / elapsed, ok, failed or "none",
              1000 * lat[len(lat) // 2] if lat else 0, 1000 * lat[int(len(lat) * 0.99)] if lat else 0,
-             1000 * lat[-1] if lat else 0, reads, rounds, rerrs, len(rotations), orphaned, len(problems)))
+             1000 * lat[-1] if lat else 0, reads, rounds, rerrs, len(rotations), orphaned, raced, len(problems)))
     assert not problems, "\n".join(problems[:30])
     assert ok >= total * 0.9, "only %d of %d writes succeeded: %s" % (ok, total, failed)
     assert rounds >= 3 and len(rotations) >= 10, "test too weak: %d reader rounds, %d rotations" % (
