@@ -14,7 +14,7 @@ PACKAGES=(
   pkg-config
   libfuse3-dev         # the filesystem (libfuse3)
   fuse3                # fusermount3, /dev/fuse helpers
-  libcurl4-openssl-dev # GitLab API calls (later issues)
+  libcurl4-openssl-dev # reload=docker (libcurl is loaded only then)
   libcjson-dev         # JSON (toml-test decoder, API)
   python3              # toml-test runner, tomllib cross-checks, test tools
   python3-pytest       # tests/integration (pytest)

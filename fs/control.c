@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "runnerfs/control.h"
+#include "runnerfs/history.h"
 
 static void iso(const struct timespec *ts, char *out, size_t n)
 {
@@ -56,12 +57,8 @@ static int status(struct rfs *fs, struct buf *out)
 
 int control_render(struct rfs *fs, const struct tree_ref *r, struct buf *out)
 {
-	if (r->kind == TK_HISTFILE) {
-		if (r->index < 1 || r->index > fs->nhistory)
-			return -ENOENT;
-		const struct rfs_version *v = &fs->history[r->index - 1];
-		return buf_add(out, v->text, v->len);
-	}
+	if (r->kind == TK_HISTFILE)
+		return history_text(fs, r->index, out);
 	if (r->kind != TK_CTLFILE)
 		return -EINVAL;
 	switch (r->index) {

@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "runnerfs/daemon.h"
+#include "runnerfs/history.h"
 #include "runnerfs/ops.h"
 #include "runnerfs/rfs.h"
+#include "runnerfs/tree.h"
 #include "runnerfs/txn.h"
 #include "runnerfs/watch.h"
 
@@ -144,8 +146,7 @@ static void free_fs(struct rfs *fs)
 {
 	toml_free(fs->doc);
 	commit_fini(&fs->disk);
-	for (int i = 0; i < fs->nhistory; i++)
-		free(fs->history[i].text);
+	history_free(fs);
 	for (int i = 0; i < fs->nerrors; i++)
 		free(fs->errors[(fs->errors_head + i) % RFS_ERRORS_KEPT]);
 	rfs_map_free(&fs->mtimes);
@@ -158,10 +159,7 @@ static void free_fs(struct rfs *fs)
 		free(fs->tombs[i].path);
 		free(fs->tombs[i].text);
 	}
-	for (size_t i = 0; i < fs->nnames; i++)
-		free(fs->names[i]);
-	free(fs->names);
-	free(fs->names_sorted);
+	tree_forget_names(fs);
 	free(fs->opt.config);
 	free(fs->opt.reload);
 	free(fs->opt.docker_host);

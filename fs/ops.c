@@ -413,13 +413,14 @@ static int store_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 		 * back where it was, then change only its value */
 		toml_error err;
 		struct tree_ref back;
-		if (toml_splice(*work, t->at, t->at, t->text, t->len, &err) == 0 &&
-		    tree_resolve_in(fs, *work, a->path, &back) == 0 && back.kind == TK_VALUE)
-			return tree_store(*work, &back, a->text, a->len, why, n);
-		/* it does not fit back: start from the same document again */
-		toml_free(*work);
-		if ((rc = toml_clone(fs->doc, work)) < 0)
-			return rc;
+		if (toml_splice(*work, t->at, t->at, t->text, t->len, &err) == 0) {
+			if (tree_resolve_in(fs, *work, a->path, &back) == 0 && back.kind == TK_VALUE)
+				return tree_store(*work, &back, a->text, a->len, why, n);
+			/* it does not fit back: take it out again (the same
+			 * bytes, so the same node ids as r's) */
+			if ((rc = toml_splice(*work, t->at, t->at + t->len, "", 0, &err)) < 0)
+				return rc;
+		}
 	}
 	return tree_store(*work, &r, a->text, a->len, why, n);
 }
@@ -1253,6 +1254,11 @@ static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 	int rc;
 	(void)fs;
 	if (r->entry) {
+		/* the registries a new runner inherits are those of the runners
+		 * before it: *work is about to change, so look at a copy */
+		toml_doc *before = NULL;
+		if (r->runners && (rc = toml_clone(*work, &before)) < 0)
+			return rc;
 		rc = toml_append_entry(*work, r->holder, r->akey, r->aklen, &err);
 		if (rc == 0 && r->runners) {
 			/* a new runner is named by its directory */
@@ -1264,11 +1270,14 @@ static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 			if (rc == 0) {
 				arr = toml_get(*work, r->holder, r->akey, r->aklen);
 				e = toml_at(*work, arr, toml_count(*work, arr) - 1);
-				rc = registry_inherit(*work, e, fs->doc, why, n);
-				if (rc < 0)
+				rc = registry_inherit(*work, e, before, why, n);
+				if (rc < 0) {
+					toml_free(before);
 					return rc;
+				}
 			}
 		}
+		toml_free(before);
 	} else {
 		rc = toml_add_table(*work, r->parent, r->key, r->klen, &err);
 	}

@@ -6,6 +6,7 @@
  */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,40 @@
 static long ms_between(const struct timespec *a, const struct timespec *b)
 {
 	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* The soname libcurl's development package links against. */
+#define CURL_SONAME "libcurl.so.4"
+
+static int load_curl(struct reload_curl *c, char *err, size_t errlen)
+{
+	c->lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!c->lib) {
+		snprintf(err, errlen, "reload=docker needs libcurl: %s", dlerror());
+		return -ENOENT;
+	}
+	struct {
+		void **fn;
+		const char *name;
+	} syms[] = {
+		{(void **)&c->global_init, "curl_global_init"},
+		{(void **)&c->global_cleanup, "curl_global_cleanup"},
+		{(void **)&c->easy_init, "curl_easy_init"},
+		{(void **)&c->easy_setopt, "curl_easy_setopt"},
+		{(void **)&c->easy_perform, "curl_easy_perform"},
+		{(void **)&c->easy_getinfo, "curl_easy_getinfo"},
+		{(void **)&c->easy_strerror, "curl_easy_strerror"},
+		{(void **)&c->easy_cleanup, "curl_easy_cleanup"},
+	};
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++)
+		if (!(*syms[i].fn = dlsym(c->lib, syms[i].name))) {
+			snprintf(err, errlen, "reload=docker needs libcurl: %s has no %s", CURL_SONAME,
+				 syms[i].name);
+			dlclose(c->lib);
+			c->lib = NULL;
+			return -ENOENT;
+		}
+	return 0;
 }
 
 int reload_init(struct reload *r, const char *method, const char *docker_host, int delay_ms,
@@ -82,6 +117,7 @@ int reload_init(struct reload *r, const char *method, const char *docker_host, i
 				snprintf(err, errlen, "reload=docker:%s: not a container name", r->target);
 				return -EINVAL;
 			}
+		return load_curl(&r->curl, err, errlen);
 	}
 	return 0;
 }
@@ -104,29 +140,31 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
 static int docker_request(struct reload *r, const char *method, const char *path,
 			  struct response *res, char *why, size_t whylen)
 {
-	CURL *c = curl_easy_init();
+	const struct reload_curl *k = &r->curl;
+	void *c = k->easy_init();
 	if (!c)
 		return -ENOMEM;
 	char url[512];
 	snprintf(url, sizeof(url), "%s%s", r->docker_url, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_write_callback write_cb = collect;
+	k->easy_setopt(c, CURLOPT_URL, url);
 	if (r->docker_sock)
-		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, r->docker_sock);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		k->easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, r->docker_sock);
+	k->easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (!strcmp(method, "POST"))
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)RELOAD_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, res);
-	CURLcode cc = curl_easy_perform(c);
+		k->easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+	k->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)RELOAD_TIMEOUT_MS);
+	k->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+	k->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	k->easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	k->easy_setopt(c, CURLOPT_WRITEDATA, res);
+	int cc = k->easy_perform(c);
 	if (cc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+		k->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
 	else
 		snprintf(why, whylen, "the Docker engine at %s did not answer: %s",
-			 r->docker_sock ? r->docker_sock : r->docker_url, curl_easy_strerror(cc));
-	curl_easy_cleanup(c);
+			 r->docker_sock ? r->docker_sock : r->docker_url, k->easy_strerror(cc));
+	k->easy_cleanup(c);
 	return cc == CURLE_OK ? 0 : -EHOSTUNREACH;
 }
 
@@ -290,7 +328,7 @@ int reload_start(struct reload *r)
 	if (r->method == RELOAD_NONE)
 		return 0;
 	if (r->method == RELOAD_DOCKER)
-		curl_global_init(CURL_GLOBAL_DEFAULT);
+		r->curl.global_init(CURL_GLOBAL_DEFAULT);
 	int e = pthread_create(&r->tid, NULL, reload_thread, r);
 	if (e)
 		return -e;
@@ -354,11 +392,13 @@ void reload_stop(struct reload *r)
 	pthread_join(r->tid, NULL);
 	r->running = false;
 	if (r->method == RELOAD_DOCKER)
-		curl_global_cleanup();
+		r->curl.global_cleanup();
 }
 
 void reload_fini(struct reload *r)
 {
+	if (r->curl.lib)
+		dlclose(r->curl.lib);
 	free(r->target);
 	free(r->docker_url);
 	free(r->docker_sock);

@@ -104,8 +104,76 @@ static void free_list(char **v, size_t n)
 static void free_names(struct rfs *fs)
 {
 	free_list(fs->names, fs->nnames);
+	free(fs->names_sorted);
+	free(fs->names_nodes);
+	free(fs->names_raw);
+	free(fs->names_rawoff);
 	fs->names = NULL;
+	fs->names_sorted = NULL;
+	fs->names_nodes = NULL;
+	fs->names_raw = NULL;
+	fs->names_rawoff = NULL;
+	fs->names_doc = NULL;
 	fs->nnames = 0;
+}
+
+void tree_forget_names(struct rfs *fs)
+{
+	free_names(fs);
+}
+
+static uint32_t name_node(const toml_doc *d, uint32_t e)
+{
+	return toml_type_of(d, e) == TOML_TABLE ? toml_get(d, e, "name", 4) : TOML_NONE;
+}
+
+/* Remember each runner's `name` as spelled, so that after an in-place
+ * edit (same shape) a few hundred short compares say whether the names
+ * still hold, instead of decoding, encoding and sorting them again. */
+static int fingerprint(struct rfs *fs)
+{
+	const toml_doc *d = fs->doc;
+	uint32_t a = toml_get(d, TOML_ROOT, "runners", 7);
+	size_t n = fs->nnames;
+	fs->names_nodes = malloc(sizeof(uint32_t) * (n ? n : 1));
+	fs->names_rawoff = malloc(sizeof(size_t) * (n + 1));
+	struct buf raw = BUF_INIT;
+	if (!fs->names_nodes || !fs->names_rawoff)
+		return -ENOMEM;
+	size_t i = 0;
+	fs->names_rawoff[0] = 0;
+	for (uint32_t e = n ? toml_first(d, a) : TOML_NONE; e != TOML_NONE && i < n; e = toml_next(d, e), i++) {
+		uint32_t nm = name_node(d, e);
+		size_t len = 0;
+		const char *t = nm == TOML_NONE ? NULL : toml_raw(d, nm, &len);
+		if (t && buf_add(&raw, t, len) < 0) {
+			buf_free(&raw);
+			return -ENOMEM;
+		}
+		fs->names_nodes[i] = nm;
+		fs->names_rawoff[i + 1] = raw.len;
+	}
+	fs->names_raw = buf_steal(&raw, NULL);
+	return 0;
+}
+
+static bool names_hold(struct rfs *fs)
+{
+	const toml_doc *d = fs->doc;
+	if (!fs->names || fs->names_doc != d || fs->names_shape != toml_shape(d))
+		return false;
+	if (fs->names_version == toml_version(d))
+		return true;
+	for (size_t i = 0; i < fs->nnames; i++) {
+		if (fs->names_nodes[i] == TOML_NONE)
+			continue;
+		size_t len, was = fs->names_rawoff[i + 1] - fs->names_rawoff[i];
+		const char *t = toml_raw(d, fs->names_nodes[i], &len);
+		if (!t || len != was || (len && memcmp(t, fs->names_raw + fs->names_rawoff[i], len)))
+			return false;
+	}
+	fs->names_version = toml_version(d);
+	return true;
 }
 
 static int compute_names(const toml_doc *d, char ***names, size_t *n)
@@ -121,7 +189,7 @@ static int compute_names(const toml_doc *d, char ***names, size_t *n)
 	}
 	size_t i = 0;
 	for (uint32_t e = count ? toml_first(d, a) : TOML_NONE; e != TOML_NONE; e = toml_next(d, e), i++) {
-		uint32_t nm = toml_type_of(d, e) == TOML_TABLE ? toml_get(d, e, "name", 4) : TOML_NONE;
+		uint32_t nm = name_node(d, e);
 		struct buf b = BUF_INIT;
 		char *s;
 		size_t len;
@@ -181,21 +249,22 @@ static int cmp_sorted(const void *a, const void *b, void *arg)
 
 int tree_runner_names(struct rfs *fs, char ***names, size_t *n)
 {
-	if (!fs->names || fs->names_gen != fs->generation) {
+	if (!names_hold(fs)) {
 		free_names(fs);
 		int r = compute_names(fs->doc, &fs->names, &fs->nnames);
 		if (r < 0)
 			return r;
-		free(fs->names_sorted);
 		fs->names_sorted = malloc(sizeof(size_t) * (fs->nnames ? fs->nnames : 1));
-		if (!fs->names_sorted) {
+		if (!fs->names_sorted || fingerprint(fs) < 0) {
 			free_names(fs);
 			return -ENOMEM;
 		}
 		for (size_t i = 0; i < fs->nnames; i++)
 			fs->names_sorted[i] = i;
 		qsort_r(fs->names_sorted, fs->nnames, sizeof(size_t), cmp_sorted, fs->names);
-		fs->names_gen = fs->generation;
+		fs->names_doc = fs->doc;
+		fs->names_shape = toml_shape(fs->doc);
+		fs->names_version = toml_version(fs->doc);
 	}
 	*names = fs->names;
 	*n = fs->nnames;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runnerfs/history.h"
+#include "runnerfs/tree.h"
 #include "runnerfs/txn.h"
 
 static void set_document(struct rfs *fs, toml_doc *doc)
@@ -16,6 +18,17 @@ static void set_document(struct rfs *fs, toml_doc *doc)
 	toml_free(fs->doc);
 	fs->doc = doc;
 	fs->generation++;
+	tree_forget_names(fs);
+}
+
+/* The same bytes again (undo): node ids are a function of the bytes, so
+ * the generation stays — a tombstone of the last change stays valid. */
+static void same_document(struct rfs *fs, toml_doc *doc)
+{
+	if (doc != fs->doc)
+		toml_free(fs->doc);
+	fs->doc = doc;
+	tree_forget_names(fs);
 }
 
 /* Read CONFIG and make it the document. */
@@ -65,6 +78,11 @@ static int load(struct rfs *fs)
 	if (fs->disk.id.exists)
 		fs->config_existed = true;
 	fs->loaded_mtime = fs->disk.id.mtime;
+	if (fs->doc) {
+		size_t oldlen, newlen;
+		const char *old = toml_text(fs->doc, &oldlen), *new = toml_text(doc, &newlen);
+		history_rebase(fs, old, oldlen, new, newlen);
+	}
 	set_document(fs, doc);
 	return 0;
 }
@@ -111,27 +129,6 @@ int txn_refresh(struct rfs *fs)
 	return settle(fs, refresh_once);
 }
 
-static void remember(struct rfs *fs, const char *text, size_t len)
-{
-	if (fs->opt.backups <= 0)
-		return;
-	char *copy = malloc(len + 1);
-	if (!copy)
-		return; /* history is a convenience; the write has happened */
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	int keep = fs->opt.backups < RFS_BACKUPS_MAX ? fs->opt.backups : RFS_BACKUPS_MAX;
-	if (fs->nhistory == keep) {
-		free(fs->history[keep - 1].text);
-		fs->nhistory--;
-	}
-	memmove(&fs->history[1], &fs->history[0], sizeof(fs->history[0]) * (size_t)fs->nhistory);
-	fs->history[0].text = copy;
-	fs->history[0].len = len;
-	clock_gettime(CLOCK_REALTIME, &fs->history[0].when);
-	fs->nhistory++;
-}
-
 static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg);
 
 int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg)
@@ -149,6 +146,23 @@ int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 	return r;
 }
 
+/* Put the document back to `old` after a change that did not happen. */
+static void undo(struct rfs *fs, const char *old, size_t oldlen)
+{
+	size_t len;
+	const char *now = toml_text(fs->doc, &len);
+	if (len == oldlen && !memcmp(now, old, len))
+		return;
+	toml_doc *doc;
+	if (toml_parse(old, oldlen, &doc, NULL) == 0) {
+		same_document(fs, doc);
+		return;
+	}
+	/* out of memory: make the next refresh read CONFIG (which is still
+	 * the old version) instead of trusting the document */
+	fs->disk.id.size = -1;
+}
+
 static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 {
 	int r = txn_refresh(fs);
@@ -157,33 +171,45 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 	if (r < 0 || fs->disk_state < 0)
 		return rfs_error(fs, -EIO, path, "config.toml on disk cannot be used (%s); nothing was changed",
 				 fs->disk_error[0] ? fs->disk_error : strerror(-r));
-	toml_doc *work;
-	if ((r = toml_clone(fs->doc, &work)) < 0)
-		return rfs_error(fs, r, path, "out of memory");
+	/* fn edits the document itself (no copy of a 1 MB document's index
+	 * per change); the old bytes are what undoes it and what history
+	 * keeps the difference to */
+	size_t oldlen, newlen;
+	const char *cur = toml_text(fs->doc, &oldlen);
+	char *old = malloc(oldlen + 1);
+	if (!old)
+		return rfs_error(fs, -ENOMEM, path, "out of memory");
+	memcpy(old, cur, oldlen + 1);
+	toml_doc *work = fs->doc;
 	char why[512] = "";
 	r = fn(fs, &work, arg, why, sizeof(why));
+	if (work != fs->doc) {
+		/* fn made a new document (a whole-file write) and freed ours */
+		fs->doc = NULL;
+		same_document(fs, work);
+	}
 	if (r < 0) {
-		toml_free(work);
+		undo(fs, old, oldlen);
+		free(old);
 		return rfs_error(fs, r, path, "%s", why[0] ? why : strerror(-r));
 	}
-	size_t oldlen, newlen;
-	const char *old = toml_text(fs->doc, &oldlen), *new = toml_text(work, &newlen);
+	const char *new = toml_text(fs->doc, &newlen);
 	if (oldlen == newlen && !memcmp(old, new, newlen)) {
-		toml_free(work);
+		free(old);
 		return 0;
 	}
 	r = commit_write(&fs->disk, new, newlen);
-	if (r == -EBUSY) {
-		toml_free(work);
-		return -EAGAIN;
-	}
 	if (r < 0) {
-		toml_free(work);
+		undo(fs, old, oldlen);
+		free(old);
+		if (r == -EBUSY)
+			return -EAGAIN;
 		return rfs_error(fs, r, path, "could not write %s: %s; it is unchanged", fs->disk.path,
 				 strerror(-r));
 	}
-	remember(fs, old, oldlen);
-	set_document(fs, work);
+	history_push(fs, old, oldlen, new, newlen);
+	free(old);
+	fs->generation++;
 	reload_changed(&fs->reload);
 	fs->config_existed = true;
 	clock_gettime(CLOCK_REALTIME, &fs->last_write);

@@ -279,6 +279,16 @@ int toml_clone(const toml_doc *doc, toml_doc **out)
 	return 0;
 }
 
+uint64_t toml_version(const toml_doc *doc)
+{
+	return doc->version;
+}
+
+uint64_t toml_shape(const toml_doc *doc)
+{
+	return doc->shape;
+}
+
 const char *toml_eol(const toml_doc *doc)
 {
 	return doc->crlf ? "\r\n" : "\n";

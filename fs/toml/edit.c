@@ -59,10 +59,93 @@ static int apply(toml_doc *d, struct splice *sp, size_t n, toml_error *err)
 				  perr.msg);
 		return r == -ENOMEM ? r : -EINVAL;
 	}
+	uint64_t version = d->version, shape = d->shape;
 	doc_clear(d);
 	free(d->text);
 	*d = *nd;
+	d->version = version + 1;
+	d->shape = shape + 1;
 	free(nd);
+	return 0;
+}
+
+static bool has_line_break(const char *s, size_t len)
+{
+	return memchr(s, '\n', len) || memchr(s, '\r', len);
+}
+
+static void shift(uint32_t *off, uint32_t from, int64_t delta)
+{
+	if (*off != NONE && *off >= from)
+		*off = (uint32_t)((int64_t)*off + delta);
+}
+
+/*
+ * The common edit — one scalar replaced by another on the same line —
+ * without a reparse: splice the bytes and move every offset after them.
+ * A reparse of the result would build exactly these nodes: a scalar's
+ * node depends only on its own token (scanned here with the parser's own
+ * scanners, so what is accepted is what the parser accepts), a token ends
+ * where the old one did (what follows a value in valid TOML, white space,
+ * '#', ',', ']', '}' or a line break, cannot continue any token), and no
+ * line break moves, so the document's line-ending style stays. Returns 1
+ * when the edit is not of that kind; the caller then reparses.
+ * tests/unit/test_edit.c checks the result against a full parse.
+ */
+static int splice_scalar(toml_doc *d, uint32_t n, const char *s, size_t len)
+{
+	struct tnode *nd = &d->nodes[n];
+	size_t start = nd->vstart, end = nd->vend, tok;
+	toml_type type;
+	toml_form form;
+	struct scan_err e;
+	int r;
+	if (!len || has_line_break(s, len) || has_line_break(d->text + start, end - start))
+		return 1;
+	if (s[0] == '"' || s[0] == '\'') {
+		type = TOML_STRING;
+		r = scan_string(s, len, 0, &tok, &form, NULL, &e);
+	} else {
+		r = scan_bare_scalar(s, len, 0, &tok, &type, &form, &e);
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0 || tok != len)
+		return 1;
+	size_t newlen = d->len - (end - start) + len;
+	if (newlen >= UINT32_MAX - 1)
+		return 1;
+	if (newlen > d->len) {
+		char *t = realloc(d->text, newlen + 1);
+		if (!t)
+			return -ENOMEM;
+		d->text = t;
+	}
+	memmove(d->text + start + len, d->text + end, d->len - end + 1);
+	memcpy(d->text + start, s, len);
+	int64_t delta = (int64_t)len - (int64_t)(end - start);
+	if (delta) {
+		uint32_t from = (uint32_t)end;
+		for (uint32_t i = 0; i < d->nnodes; i++) {
+			struct tnode *x = &d->nodes[i];
+			shift(&x->vstart, from, delta);
+			shift(&x->vend, from, delta);
+			shift(&x->lstart, from, delta);
+			shift(&x->lend, from, delta);
+			shift(&x->sect_end, from, delta);
+			shift(&x->content_end, from, delta);
+			shift(&x->block_end, from, delta);
+		}
+		for (uint32_t i = 0; i < d->nsegs; i++) {
+			shift(&d->segs[i].start, from, delta);
+			shift(&d->segs[i].end, from, delta);
+		}
+	}
+	d->len = (uint32_t)newlen;
+	nd->type = (uint8_t)type;
+	nd->form = (uint8_t)form;
+	nd->flags &= (uint8_t)~F_BLANK_AFTER_OPEN;
+	d->version++;
 	return 0;
 }
 
@@ -736,7 +819,7 @@ int toml_set(toml_doc *d, uint32_t n, const toml_value *v, toml_error *err)
 			if (b.p[i] >= 'A' && b.p[i] <= 'F')
 				b.p[i] = (char)(b.p[i] - 'A' + 'a');
 	}
-	if (r >= 0)
+	if (r >= 0 && (r = splice_scalar(d, n, b.p, b.len)) > 0)
 		r = apply1(d, nd->vstart, nd->vend, &b, err);
 	buf_free(&b);
 	return r;

@@ -73,6 +73,8 @@ struct toml_doc {
 	uint32_t nsegs, segs_cap;
 	uint32_t *headers; /* header tables and entries, in document order */
 	uint32_t nheaders, headers_cap;
+	uint64_t version; /* counts successful edits (toml_version) */
+	uint64_t shape;   /* counts those that reparsed (toml_shape) */
 };
 
 /* doc.c */

@@ -37,6 +37,21 @@
 
 enum reload_method { RELOAD_NONE, RELOAD_DOCKER, RELOAD_PIDFILE, RELOAD_PID };
 
+/* libcurl, loaded by reload_init only for reload=docker: with its TLS,
+ * Kerberos and LDAP libraries it is 5 MB of resident pages that a mount
+ * without Docker reloads does not need. */
+struct reload_curl {
+	void *lib;
+	int (*global_init)(long flags);
+	void (*global_cleanup)(void);
+	void *(*easy_init)(void);
+	int (*easy_setopt)(void *c, int option, ...);
+	int (*easy_perform)(void *c);
+	int (*easy_getinfo)(void *c, int info, ...);
+	const char *(*easy_strerror)(int code);
+	void (*easy_cleanup)(void *c);
+};
+
 struct reload {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -47,6 +62,7 @@ struct reload {
 	char *docker_url;  /* http://localhost or http://HOST:PORT */
 	char *docker_sock; /* unix socket path, or NULL */
 	int delay_ms;
+	struct reload_curl curl;
 
 	/* pending burst */
 	int pending;                 /* changes not yet covered */

@@ -41,9 +41,11 @@ struct rfs_opts {
 	bool help, version;
 };
 
+/* One version of .runnerfs/history: a reverse diff (history.h). */
 struct rfs_version {
-	char *text;
-	size_t len;
+	size_t at, cut;  /* the range [at, at + cut) of the newer version ... */
+	char *bytes;     /* ... is replaced by these */
+	size_t nbytes;
 	struct timespec when;
 };
 
@@ -117,8 +119,14 @@ struct rfs {
 	int ntombs;
 
 	uint64_t reg_warned_gen; /* invalid DOCKER_AUTH_CONFIG reported for */
-	/* runner directory names for the current generation */
-	uint64_t names_gen;
+	/* runner directory names of names_doc as it was at names_shape, with
+	 * the `name` value of each runner (node id, raw text at names_raw +
+	 * names_rawoff[i]) to tell whether an in-place edit changed one */
+	const toml_doc *names_doc;
+	uint64_t names_shape, names_version;
+	uint32_t *names_nodes;
+	char *names_raw;
+	size_t *names_rawoff;
 	char **names;
 	size_t *names_sorted; /* positions, by name */
 	size_t nnames;

@@ -21,10 +21,12 @@
  *   edit                toml_set*, toml_insert*, toml_add_table,
  *                       toml_append_entry, toml_remove, toml_rename. Each
  *                       edit splices new bytes over the edited item only,
- *                       reparses, and either succeeds or leaves the document
- *                       exactly as it was (same bytes, same node ids).
- *                       A successful edit invalidates every node id: look
- *                       nodes up again by key after it.
+ *                       reparses (a scalar replaced by a scalar on its line
+ *                       only moves the offsets after it: the same result
+ *                       without the cost), and either succeeds or leaves the
+ *                       document exactly as it was (same bytes, same node
+ *                       ids). A successful edit invalidates every node id:
+ *                       look nodes up again by key after it.
  *   toml_free()
  *
  * Everything returns 0 or -errno: -EINVAL for input that is not TOML or a
@@ -114,6 +116,13 @@ void toml_free(toml_doc *doc);
 const char *toml_text(const toml_doc *doc, size_t *len);
 /* A new document with the same bytes (and so the same node ids). */
 int toml_clone(const toml_doc *doc, toml_doc **out);
+/* A number that changes with every successful edit: caches of what was
+ * looked up in a document are valid while it stays the same. */
+uint64_t toml_version(const toml_doc *doc);
+/* The same, but a scalar replaced in place (toml_set of a scalar on one
+ * line) does not change it: while it stays, every node id, key and
+ * structure stays; only scalar values (and the offsets) may differ. */
+uint64_t toml_shape(const toml_doc *doc);
 /* "\r\n" when the document's first line break is CRLF, else "\n". New
  * lines written by edits use it. */
 const char *toml_eol(const toml_doc *doc);

@@ -117,7 +117,9 @@ int tree_precheck(const toml_doc *doc, const struct tree_ref *r, const char *tex
 		  char *why, size_t whylen);
 
 /* The dirname of each entry of the root runners array for the current
- * document (cached per generation). */
+ * document (cached per generation and toml_version). */
 int tree_runner_names(struct rfs *fs, char ***names, size_t *n);
+/* Drop that cache: fs->doc was replaced within a generation. */
+void tree_forget_names(struct rfs *fs);
 
 #endif

@@ -9,16 +9,20 @@
  *                          it, read it again (the runner rewrites its own
  *                          file; `gitlab-runner register` appends to it)
  *   txn_run(fs, path, fn, arg)
- *                          refresh; hand fn a copy of the document to edit;
- *                          if fn succeeds and the bytes changed, write them
- *                          to CONFIG atomically (commit.h), keep the old
- *                          version in history, and make the copy the
- *                          document. If anything fails, the document and
- *                          CONFIG stay as they were and the reason goes to
- *                          .runnerfs/errors and the log under `path`.
+ *                          refresh; hand fn the document to edit (no copy:
+ *                          the old bytes are kept instead); if fn succeeds
+ *                          and the bytes changed, write them to CONFIG
+ *                          atomically (commit.h), and keep the difference
+ *                          in history. If anything fails, the document is
+ *                          put back to the old bytes, CONFIG stays as it
+ *                          was and the reason goes to .runnerfs/errors and
+ *                          the log under `path`.
  *
- * fn may replace *work entirely (a whole-file write) or edit it in place.
- * On failure it returns -errno with a sentence in why.
+ * *work is fs->doc. fn edits it in place, or frees it and puts a new
+ * document there (a whole-file write). Caches keyed by the document must
+ * also check toml_version(): fn's own lookups see its earlier edits.
+ * On failure fn returns -errno with a sentence in why; it need not undo
+ * what it did.
  */
 
 #include <stddef.h>

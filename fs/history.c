@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * History as reverse diffs: one changed range per version (an edit
+ * through the mount changes one place; a whole-file write is still one
+ * range, at worst the whole file).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runnerfs/history.h"
+
+static int keep(const struct rfs *fs)
+{
+	return fs->opt.backups < RFS_BACKUPS_MAX ? fs->opt.backups : RFS_BACKUPS_MAX;
+}
+
+/* The diff that turns `from` into `to`: the range of `from` between their
+ * common prefix and suffix, and the bytes of `to` that go there. */
+static int diff(const char *from, size_t flen, const char *to, size_t tlen, struct rfs_version *v)
+{
+	size_t p = 0, s = 0, min = flen < tlen ? flen : tlen;
+	/* a block at a time first: this runs on every write of a 1 MB file */
+	while (p + 4096 <= min && !memcmp(from + p, to + p, 4096))
+		p += 4096;
+	while (p < min && from[p] == to[p])
+		p++;
+	while (s + 4096 <= min - p && !memcmp(from + flen - s - 4096, to + tlen - s - 4096, 4096))
+		s += 4096;
+	while (s < min - p && from[flen - 1 - s] == to[tlen - 1 - s])
+		s++;
+	size_t n = tlen - p - s;
+	char *bytes = malloc(n ? n : 1);
+	if (!bytes)
+		return -1;
+	memcpy(bytes, to + p, n);
+	free(v->bytes);
+	v->at = p;
+	v->cut = flen - p - s;
+	v->bytes = bytes;
+	v->nbytes = n;
+	return 0;
+}
+
+/* text (length *len, a malloc'd buffer) -> the next older version */
+static int apply(char **text, size_t *len, const struct rfs_version *v)
+{
+	size_t n = *len - v->cut + v->nbytes;
+	char *t = malloc(n + 1);
+	if (!t)
+		return -1;
+	memcpy(t, *text, v->at);
+	memcpy(t + v->at, v->bytes, v->nbytes);
+	memcpy(t + v->at + v->nbytes, *text + v->at + v->cut, *len - v->at - v->cut);
+	t[n] = '\0';
+	free(*text);
+	*text = t;
+	*len = n;
+	return 0;
+}
+
+static void drop_from(struct rfs *fs, int i)
+{
+	while (fs->nhistory > i)
+		free(fs->history[--fs->nhistory].bytes);
+}
+
+void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
+{
+	if (keep(fs) <= 0)
+		return;
+	struct rfs_version v = {0};
+	if (diff(new, newlen, old, oldlen, &v) < 0) {
+		drop_from(fs, 0); /* the chain would be broken from here on */
+		return;
+	}
+	drop_from(fs, keep(fs) - 1);
+	memmove(&fs->history[1], &fs->history[0], sizeof(fs->history[0]) * (size_t)fs->nhistory);
+	clock_gettime(CLOCK_REALTIME, &v.when);
+	fs->history[0] = v;
+	fs->nhistory++;
+}
+
+void history_rebase(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
+{
+	if (!fs->nhistory)
+		return;
+	char *v1 = malloc(oldlen + 1);
+	size_t len = oldlen;
+	if (!v1 || (memcpy(v1, old, oldlen), apply(&v1, &len, &fs->history[0])) < 0 ||
+	    diff(new, newlen, v1, len, &fs->history[0]) < 0)
+		drop_from(fs, 0);
+	free(v1);
+}
+
+int history_text(struct rfs *fs, int n, struct buf *out)
+{
+	if (n < 1 || n > fs->nhistory)
+		return -ENOENT;
+	size_t len;
+	const char *cur = toml_text(fs->doc, &len);
+	char *t = malloc(len + 1);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t, cur, len);
+	int r = 0;
+	for (int i = 0; i < n && r == 0; i++)
+		r = apply(&t, &len, &fs->history[i]) < 0 ? -ENOMEM : 0;
+	if (r == 0)
+		r = buf_add(out, t, len);
+	free(t);
+	return r;
+}
+
+void history_free(struct rfs *fs)
+{
+	drop_from(fs, 0);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RUNNERFS_HISTORY_H
+#define RUNNERFS_HISTORY_H
+
+/*
+ * history: the versions of config.toml that our writes replaced
+ * (.runnerfs/history/N, N = 1 newest), kept as reverse diffs so that five
+ * versions of a 1 MB file cost a few bytes each, not 5 MB.
+ *
+ * Entry 0 turns the document's current text into version 1; entry k turns
+ * version k into version k + 1. So every change of the document's text
+ * must tell the history:
+ *
+ *   history_push(fs, old, oldlen, new, newlen)
+ *                          our write replaced old by new (new is now the
+ *                          document's text); old becomes version 1
+ *   history_rebase(fs, old, oldlen, new, newlen)
+ *                          the document's text changed from old to new
+ *                          without our write (CONFIG was changed on disk):
+ *                          the versions stay what they were
+ *   history_text(fs, n, out)
+ *                          version n (1-based), appended to out
+ *   history_free(fs)
+ *
+ * Failures to remember are not errors of the write: the oldest versions
+ * are dropped instead (history is a convenience).
+ */
+
+#include <stddef.h>
+
+#include "runnerfs/buf.h"
+#include "runnerfs/rfs.h"
+
+void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
+void history_rebase(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
+int history_text(struct rfs *fs, int n, struct buf *out);
+void history_free(struct rfs *fs);
+
+#endif

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_history: .runnerfs/history kept as reverse diffs (fs/history.c)
+ * gives back exactly the versions our writes replaced, in order, across
+ * outside changes (history_rebase), with the oldest dropped beyond
+ * backups=N. A fixed scenario, then random edits against a model that
+ * keeps whole copies.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runnerfs/history.h"
+#include "runnerfs/toml.h"
+
+static unsigned n_pass, n_fail;
+
+static void set_text(struct rfs *fs, const char *t)
+{
+	toml_doc *d;
+	if (toml_parse(t, strlen(t), &d, NULL) < 0) {
+		fprintf(stderr, "test text does not parse: %s\n", t);
+		exit(2);
+	}
+	toml_free(fs->doc);
+	fs->doc = d;
+}
+
+static void change(struct rfs *fs, const char *t, int ours)
+{
+	size_t oldlen;
+	const char *cur = toml_text(fs->doc, &oldlen);
+	char *old = strdup(cur);
+	set_text(fs, t);
+	if (ours)
+		history_push(fs, old, oldlen, t, strlen(t));
+	else
+		history_rebase(fs, old, oldlen, t, strlen(t));
+	free(old);
+}
+
+static void expect(struct rfs *fs, int n, const char *want, const char *what)
+{
+	struct buf b = BUF_INIT;
+	int r = history_text(fs, n, &b);
+	bool ok = want ? r == 0 && b.len == strlen(want) && !memcmp(b.p ? b.p : "", want, b.len)
+		       : r == -ENOENT;
+	if (ok)
+		n_pass++;
+	else if (++n_fail < 20)
+		printf("FAIL %s: version %d is \"%.*s\" (%d), want \"%s\"\n", what, n, (int)b.len,
+		       b.p ? b.p : "", r, want ? want : "(none)");
+	buf_free(&b);
+}
+
+static void scenario(void)
+{
+	struct rfs fs = {0};
+	fs.opt.backups = 3;
+	set_text(&fs, "a = \"one\"\n");
+	change(&fs, "a = \"two\"\n", 1);
+	change(&fs, "a = \"two\"\nb = 3\n", 1);
+	expect(&fs, 1, "a = \"two\"\n", "after two writes");
+	expect(&fs, 2, "a = \"one\"\n", "after two writes");
+	expect(&fs, 3, NULL, "after two writes");
+	change(&fs, "# the runner rewrote it\nb = 4\n", 0);
+	expect(&fs, 1, "a = \"two\"\n", "after an outside change");
+	expect(&fs, 2, "a = \"one\"\n", "after an outside change");
+	change(&fs, "b = 5\n", 1);
+	expect(&fs, 1, "# the runner rewrote it\nb = 4\n", "a write after an outside change");
+	expect(&fs, 2, "a = \"two\"\n", "a write after an outside change");
+	expect(&fs, 3, "a = \"one\"\n", "a write after an outside change");
+	change(&fs, "", 1);
+	expect(&fs, 1, "b = 5\n", "emptied; backups=3");
+	expect(&fs, 3, "a = \"two\"\n", "emptied; backups=3");
+	expect(&fs, 4, NULL, "emptied; backups=3");
+	history_free(&fs);
+	toml_free(fs.doc);
+}
+
+/* a = "..." with random letters, edited at random places */
+static void random_edits(unsigned seed)
+{
+	enum { KEEP = 5, ROUNDS = 400 };
+	struct rfs fs = {0};
+	fs.opt.backups = KEEP;
+	char *model[KEEP + 1] = {0}; /* [0] current, [i] version i */
+	char cur[4096] = "a = \"start\"\n";
+	set_text(&fs, cur);
+	srand(seed);
+	for (int round = 0; round < ROUNDS; round++) {
+		char body[4000];
+		size_t n = strlen(cur) - 6; /* between a = " and "\n */
+		memcpy(body, cur + 5, n - 1);
+		body[n - 1] = '\0';
+		size_t len = strlen(body), at = len ? (size_t)rand() % (len + 1) : 0;
+		int kind = rand() % 4;
+		if (kind == 0 && len < 3000) { /* insert */
+			size_t k = 1 + (size_t)rand() % 20;
+			memmove(body + at + k, body + at, len - at + 1);
+			for (size_t i = 0; i < k; i++)
+				body[at + i] = (char)('a' + rand() % 3);
+		} else if (kind == 1 && at < len) { /* cut */
+			size_t k = 1 + (size_t)rand() % (len - at);
+			memmove(body + at, body + at + k, len - at - k + 1);
+		} else if (kind == 2 && at < len) { /* replace one */
+			body[at] = (char)('a' + rand() % 3);
+		} /* else: the same text again */
+		char next[4096];
+		snprintf(next, sizeof(next), "a = \"%s\"\n", body);
+		int ours = rand() % 5 != 0;
+		if (ours) {
+			free(model[KEEP]);
+			memmove(&model[2], &model[1], sizeof(model[0]) * (KEEP - 1));
+			model[1] = strdup(cur);
+		}
+		change(&fs, next, ours);
+		strcpy(cur, next);
+		for (int v = 1; v <= KEEP; v++)
+			expect(&fs, v, model[v], "random edits");
+	}
+	for (int v = 1; v <= KEEP; v++)
+		free(model[v]);
+	history_free(&fs);
+	toml_free(fs.doc);
+}
+
+int main(void)
+{
+	scenario();
+	for (unsigned seed = 1; seed <= 20; seed++)
+		random_edits(seed);
+	printf("%u passed, %u failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}

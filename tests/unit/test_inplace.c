@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_inplace: a scalar edit that skips the reparse (edit.c's
+ * splice_scalar) must leave exactly the document a full parse of the new
+ * text builds: same bytes, same nodes field by field, same key spellings,
+ * same key hash, same header list.
+ *
+ *   test_inplace [--suite DIR]... [FILE|DIR]...
+ *
+ * For every valid document (fixture files, *.toml of a directory, the
+ * valid TOML 1.0.0 cases of a toml-test folder), every scalar node (every
+ * STRIDE-th one in big documents) is set to each of a list of values of
+ * every type. The edited document is compared with toml_parse of its own
+ * text. The test also counts how often the fast path was taken (the node
+ * array is the same allocation after the edit) and fails if it never was,
+ * so that it cannot pass by testing only the reparse.
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../fs/toml/internal.h"
+
+static unsigned n_docs, n_edits, n_fast, n_fail;
+static const char *cur;
+
+__attribute__((format(printf, 1, 2))) static void failf(const char *fmt, ...)
+{
+	va_list ap;
+	if (++n_fail > 50)
+		return;
+	printf("FAIL %s: ", cur);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static const toml_value values[] = {
+	{.type = TOML_INTEGER, .i = 7},
+	{.type = TOML_INTEGER, .i = -1234567890123},
+	{.type = TOML_FLOAT, .f = 1.5},
+	{.type = TOML_BOOL, .b = true},
+	{.type = TOML_STRING, .str = "x", .len = 1},
+	{.type = TOML_STRING, .str = "", .len = 0},
+	{.type = TOML_STRING, .str = "it's \"quoted\" \\ and \xc3\xa9", .len = 25},
+	{.type = TOML_STRING, .str = "a much longer value than any of the others, to move offsets", .len = 60},
+	{.type = TOML_STRING, .str = "two\nlines", .len = 9},
+	{.type = TOML_DATETIME, .str = "1979-05-27T07:32:00Z", .len = 20},
+	{.type = TOML_DATE_LOCAL, .str = "1979-05-27", .len = 10},
+	{.type = TOML_TIME_LOCAL, .str = "07:32:00", .len = 8},
+};
+
+#define SAME(field) (a->field == b->field)
+
+static void compare(const toml_doc *a, const toml_doc *b, uint32_t edited, size_t vi)
+{
+	if (!SAME(len) || memcmp(a->text, b->text, a->len) || !SAME(bom) || !SAME(crlf)) {
+		failf("node %u value %zu: text or its flags differ", edited, vi);
+		return;
+	}
+	if (!SAME(nnodes) || !SAME(keys_len) || !SAME(hash_mask) || !SAME(nsegs) || !SAME(nheaders)) {
+		failf("node %u value %zu: array sizes differ", edited, vi);
+		return;
+	}
+	for (uint32_t i = 0; i < a->nnodes; i++) {
+		const struct tnode *x = &a->nodes[i], *y = &b->nodes[i];
+#define F(f) (x->f == y->f)
+		if (!(F(parent) && F(first) && F(last) && F(next) && F(count) && F(key_off) && F(key_len) &&
+		      F(vstart) && F(vend) && F(lstart) && F(lend) && F(sect_end) && F(content_end) &&
+		      F(last_kv) && F(home) && F(block_end) && F(dot_sect) && F(type) && F(form) && F(flags))) {
+			failf("node %u value %zu: node %u differs from a fresh parse", edited, vi, i);
+			return;
+		}
+#undef F
+	}
+	if (memcmp(a->keys, b->keys, a->keys_len))
+		failf("node %u value %zu: keys differ", edited, vi);
+	for (uint32_t i = 0; i < a->nsegs; i++)
+		if (a->segs[i].node != b->segs[i].node || a->segs[i].start != b->segs[i].start ||
+		    a->segs[i].end != b->segs[i].end)
+			failf("node %u value %zu: key spelling %u differs", edited, vi, i);
+	for (uint32_t i = 0; a->hash && i <= a->hash_mask; i++)
+		if (a->hash[i].id != b->hash[i].id || a->hash[i].h != b->hash[i].h)
+			failf("node %u value %zu: hash slot %u differs", edited, vi, i);
+	if (a->nheaders && memcmp(a->headers, b->headers, sizeof(*a->headers) * a->nheaders))
+		failf("node %u value %zu: header list differs", edited, vi);
+}
+
+static void check_doc(const char *text, size_t len)
+{
+	toml_doc *d;
+	if (toml_parse(text, len, &d, NULL) < 0)
+		return;
+	n_docs++;
+	uint32_t stride = d->nnodes > 2000 ? 37 : 1;
+	for (uint32_t n = 0; n < d->nnodes; n += stride) {
+		toml_type t = toml_type_of(d, n);
+		if (t == TOML_ARRAY || t == TOML_TABLE)
+			continue;
+		for (size_t vi = 0; vi < sizeof(values) / sizeof(values[0]); vi++) {
+			toml_doc *e;
+			if (toml_clone(d, &e) < 0) {
+				failf("out of memory");
+				break;
+			}
+			const struct tnode *before = e->nodes;
+			uint64_t version = toml_version(e);
+			if (toml_set(e, n, &values[vi], NULL) == 0 && toml_version(e) != version) {
+				n_edits++;
+				n_fast += e->nodes == before;
+				toml_doc *f;
+				if (toml_parse(e->text, e->len, &f, NULL) < 0)
+					failf("node %u value %zu: the edited text does not parse", n, vi);
+				else {
+					compare(e, f, n, vi);
+					toml_free(f);
+				}
+			}
+			toml_free(e);
+		}
+	}
+	toml_free(d);
+}
+
+static void check_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cur = path;
+		failf("cannot open");
+		return;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0, got;
+	char chunk[65536];
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (len + got > cap) {
+			cap = (len + got) * 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		memcpy(buf + len, chunk, got);
+		len += got;
+	}
+	fclose(f);
+	cur = path;
+	check_doc(buf ? buf : "", len);
+	free(buf);
+}
+
+static void check_dir(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	if (!dp) {
+		cur = dir;
+		failf("cannot open the folder");
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		size_t l = strlen(de->d_name);
+		if (l > 5 && !strcmp(de->d_name + l - 5, ".toml")) {
+			char path[4096];
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			check_file(path);
+		}
+	}
+	closedir(dp);
+}
+
+static void check_suite(const char *dir)
+{
+	char list[4200], line[1024];
+	snprintf(list, sizeof(list), "%s/tests/files-toml-1.0.0", dir);
+	FILE *f = fopen(list, "r");
+	if (!f) {
+		printf("SKIP toml-test suite: no %s\n", list);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		size_t l = strlen(line);
+		if (strncmp(line, "valid/", 6) || l < 6 || strcmp(line + l - 5, ".toml"))
+			continue;
+		char path[5300];
+		snprintf(path, sizeof(path), "%s/tests/%s", dir, line);
+		check_file(path);
+	}
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		struct stat st;
+		if (!strcmp(argv[i], "--suite") && i + 1 < argc)
+			check_suite(argv[++i]);
+		else if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+			check_dir(argv[i]);
+		else
+			check_file(argv[i]);
+	}
+	cur = "summary";
+	if (n_fast == 0)
+		failf("the in-place path was never taken");
+	printf("%u documents, %u edits compared with a fresh parse (%u in place); %u passed, %u failed\n",
+	       n_docs, n_edits, n_fast, n_edits - (n_fail < n_edits ? n_fail : n_edits), n_fail);
+	return n_fail ? 1 : 0;
+}
