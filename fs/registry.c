@@ -90,25 +90,169 @@ static uint32_t auth_element(const toml_doc *d, uint32_t runner, uint32_t *env)
 	return found;
 }
 
-/* Every \u escape in JSON text has four hex digits and is not \u0000
- * (cJSON would read a bad escape, or a NUL, as the end of the string). */
-static bool escapes_ok(const char *s, size_t n)
+/* ---- strict JSON ----
+ *
+ * cJSON takes more than the runner's Go (encoding/json, RFC 8259): NUL
+ * and any other byte below 0x21 as white space, a UTF-8 BOM, control
+ * characters inside strings, numbers such as 01, -01, 1., -.5 or 1.e5,
+ * text after the value, and "\u00zz" (read as a NUL). JSON the runner
+ * refuses must be invalid here too, or runnerfs would show registries
+ * the runner does not have and an edit would rewrite the JSON into
+ * something else. So the text is checked first. Invalid UTF-8 is not
+ * refused (Go reads it as U+FFFD; TOML strings are UTF-8 anyway), nor a
+ * lone surrogate such as \ud800 (Go reads it as U+FFFD too; cJSON
+ * refuses it, so such JSON is still invalid here). */
+
+/* as deep as cJSON goes: deeper JSON is invalid for it anyway, and the
+ * scanner's stack of open brackets stays a fixed size */
+#define JSON_DEPTH CJSON_NESTING_LIMIT
+
+static const char *json_ws(const char *p, const char *e)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '\\')
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* One or more digits at p: the end of them, or NULL. */
+static const char *json_digits(const char *p, const char *e)
+{
+	const char *s = p;
+	while (p < e && *p >= '0' && *p <= '9')
+		p++;
+	return p > s ? p : NULL;
+}
+
+/* A string from its opening quote: the end after the closing quote, or
+ * NULL. \u0000 is refused although Go takes it: cJSON would end the
+ * string there, and the name or value would change. */
+static const char *json_string(const char *p, const char *e)
+{
+	for (p++; p < e; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)
+			return NULL;
+		if (c != '\\')
 			continue;
-		if (i + 1 >= n)
-			return false;
-		if (s[i + 1] == 'u') {
-			if (i + 6 > n || !strncmp(s + i + 2, "0000", 4))
-				return false;
-			for (size_t k = 2; k < 6; k++)
-				if (!strchr("0123456789abcdefABCDEF", s[i + k]) || !s[i + k])
-					return false;
+		if (++p >= e)
+			return NULL;
+		if (*p != 'u') {
+			if (!*p || !strchr("\"\\/bfnrt", *p))
+				return NULL;
+			continue;
 		}
-		i++; /* the escaped character */
+		if (e - p < 5 || !memcmp(p + 1, "0000", 4))
+			return NULL;
+		for (int k = 1; k <= 4; k++)
+			if (!p[k] || !strchr("0123456789abcdefABCDEF", p[k]))
+				return NULL;
+		p += 4;
 	}
-	return true;
+	return NULL;
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? : the end, or
+ * NULL. After a leading 0 the number ends: "01" is 0 then a stray 1,
+ * which the caller refuses. */
+static const char *json_number(const char *p, const char *e)
+{
+	if (p < e && *p == '-')
+		p++;
+	if (p < e && *p == '0')
+		p++;
+	else if (!(p = json_digits(p, e)))
+		return NULL;
+	if (p < e && *p == '.' && !(p = json_digits(p + 1, e)))
+		return NULL;
+	if (p < e && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < e && (*p == '+' || *p == '-'))
+			p++;
+		p = json_digits(p, e);
+	}
+	return p;
+}
+
+static const char *json_word(const char *p, const char *e, const char *w)
+{
+	size_t n = strlen(w);
+	return (size_t)(e - p) >= n && !memcmp(p, w, n) ? p + n : NULL;
+}
+
+/* Is the text one JSON object, nothing but white space around it, that
+ * Go's encoding/json would read? No recursion, no allocation: a bit per
+ * open bracket says whether it is an object. */
+static bool json_strict(const char *s, size_t n)
+{
+	const char *p = json_ws(s, s + n), *e = s + n;
+	unsigned char obj[JSON_DEPTH / 8 + 1] = {0};
+	int depth = 0;
+	enum { VALUE, KEY, AFTER } want = VALUE;
+	if (p >= e || *p != '{') /* the runner wants an object */
+		return false;
+	for (;;) {
+		p = json_ws(p, e);
+		if (want == AFTER) {
+			if (depth == 0)
+				return p == e;
+			bool in_obj = obj[(depth - 1) / 8] >> (depth - 1) % 8 & 1;
+			if (p < e && *p == ',') {
+				p++;
+				want = in_obj ? KEY : VALUE;
+			} else if (p < e && *p == (in_obj ? '}' : ']')) {
+				p++;
+				depth--;
+			} else {
+				return false;
+			}
+			continue;
+		}
+		if (p >= e)
+			return false;
+		if (want == KEY) {
+			if (*p != '"' || !(p = json_string(p, e)))
+				return false;
+			p = json_ws(p, e);
+			if (p >= e || *p++ != ':')
+				return false;
+			want = VALUE;
+			continue;
+		}
+		if (*p == '{' || *p == '[') {
+			bool is_obj = *p == '{';
+			if (depth >= JSON_DEPTH)
+				return false;
+			if (is_obj)
+				obj[depth / 8] |= (unsigned char)(1u << depth % 8);
+			else
+				obj[depth / 8] &= (unsigned char)~(1u << depth % 8);
+			depth++;
+			p = json_ws(p + 1, e);
+			if (p < e && *p == (is_obj ? '}' : ']')) {
+				p++;
+				depth--;
+				want = AFTER;
+			} else {
+				want = is_obj ? KEY : VALUE;
+			}
+			continue;
+		}
+		if (*p == '"')
+			p = json_string(p, e);
+		else if (*p == '-' || (*p >= '0' && *p <= '9'))
+			p = json_number(p, e);
+		else if (*p == 't')
+			p = json_word(p, e, "true");
+		else if (*p == 'f')
+			p = json_word(p, e, "false");
+		else
+			p = json_word(p, e, "null");
+		if (!p)
+			return false;
+		want = AFTER;
+	}
 }
 
 /* Does an object hold the same key twice? (cJSON keeps the first, the
@@ -137,11 +281,10 @@ static int load(const toml_doc *d, uint32_t runner, cJSON **json, uint32_t *elem
 	int r = toml_get_string(d, *elem, &s, &len);
 	if (r < 0)
 		return r;
-	/* the whole value must be one JSON object: text after it makes it
-	 * invalid for the runner too */
+	/* the whole value must be one JSON object the runner would read
+	 * (see json_strict) */
 	const char *end = NULL;
-	/* cJSON skips NUL bytes as white space; no one else would */
-	if (memchr(s + PLEN, '\0', len - PLEN) || !escapes_ok(s + PLEN, len - PLEN)) {
+	if (!json_strict(s + PLEN, len - PLEN)) {
 		free(s);
 		return -EINVAL;
 	}

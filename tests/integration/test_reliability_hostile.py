@@ -664,6 +664,22 @@ concurrent = 1
   name = "zero"
   url = "https://gitlab.example.com"
   environment = ['DOCKER_AUTH_CONFIG={"auths":{"z.example.com":{"auth":"dTpw"}},"n":01}']
+[[runners]]
+  name = "frac"
+  url = "https://gitlab.example.com"
+  environment = ['DOCKER_AUTH_CONFIG={"auths":{"f.example.com":{"auth":"dTpw"}},"n":1.}']
+[[runners]]
+  name = "bom"
+  url = "https://gitlab.example.com"
+  environment = ["DOCKER_AUTH_CONFIG=\\ufeff{\\"auths\\":{\\"b.example.com\\":{\\"auth\\":\\"dTpw\\"}}}"]
+[[runners]]
+  name = "formfeed"
+  url = "https://gitlab.example.com"
+  environment = ["DOCKER_AUTH_CONFIG={\\f\\"auths\\":{\\"ff.example.com\\":{\\"auth\\":\\"dTpw\\"}}}"]
+[[runners]]
+  name = "fine"
+  url = "https://gitlab.example.com"
+  environment = ['DOCKER_AUTH_CONFIG= {"auths":{"ok.example.com":{"auth":"dTpw"}},"n":[-0,0.5E-3,1e+5,true,false,null,{}],"s":"\\/\\u00e9\\t"}\t']
 """
 
 
@@ -685,10 +701,18 @@ def test_registry_json_with_duplicate_host(runnerfs):
             "the runner uses the last entry (c:d)"
 
 
-@pytest.mark.xfail(strict=True, reason="daemon bug: cJSON accepts a raw control character in a string "
-                   "and a number with a leading zero; the runner's json.Unmarshal refuses both")
-@pytest.mark.parametrize("runner", ["ctl", "zero"])
+@pytest.mark.parametrize("runner", ["ctl", "zero", "frac", "bom", "formfeed"])
 def test_registry_json_the_runner_refuses_is_not_shown(runnerfs, runner):
+    """cJSON takes a raw control character in a string, 01, 1., a BOM and
+    a form feed as white space; the runner's json.Unmarshal refuses them."""
     m = runnerfs(BAD_JSON)
     listed = m.listdir("runners/%s/registries" % runner)
     assert listed == set(), "registries shown for JSON the runner refuses: %s" % listed
+
+
+def test_registry_json_the_runner_accepts_is_shown(runnerfs):
+    """The strict check refuses no valid JSON: -0, exponents, literals,
+    escapes, white space around the object."""
+    m = runnerfs(BAD_JSON)
+    assert m.listdir("runners/fine/registries") == {"ok.example.com"}
+    assert m.read("runners/fine/registries/ok.example.com/username") == b"u\n"
