@@ -188,7 +188,7 @@ elif ! command -v valgrind >/dev/null; then
   report+=("vgrind not run (valgrind not installed)")
 else
   stage valgrind build "-Db_sanitize=none -Dfuzz=false" \
-    "--wrapper $PWD/tests/valgrind-wrapper.sh --timeout-multiplier 10 edit roundtrip limits schema commit"
+    "--wrapper $PWD/tests/valgrind-wrapper.sh --timeout-multiplier 10 edit roundtrip limits schema commit history inplace"
 fi
 
 if [[ ${RUNNERFS_NO_FUZZ:-0} == 1 ]]; then

@@ -153,6 +153,12 @@ static ino_t path_ino(struct rfs *fs, const char *p)
 	return (ino_t)(h | 2); /* never 0 or 1 */
 }
 
+static ino_t ino_of(struct rfs *fs, const char *p)
+{
+	struct scratch *sc = scratch_get(&fs->scratch, p);
+	return sc ? sc->data->ino : path_ino(fs, p);
+}
+
 /* `to` is the node that was `from`. */
 static void keep_identity(struct rfs *fs, const char *from, const char *to)
 {
@@ -299,54 +305,155 @@ static int rfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 
 /* ---- directories ---- */
 
+/* A directory's names, taken when it is read from the start, so that the
+ * offsets stay valid however large it is and whatever changes meanwhile. */
+struct dir_entry {
+	char *name;
+	mode_t type; /* S_IFDIR, S_IFREG, S_IFLNK */
+	ino_t ino;
+};
+
+struct dir_handle {
+	struct dir_entry *v;
+	size_t n, cap;
+};
+
+static void dir_clear(struct dir_handle *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i].name);
+	d->n = 0;
+}
+
+static int dir_add(struct dir_handle *d, const char *name, mode_t type, ino_t ino)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 32;
+		struct dir_entry *v = realloc(d->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	char *copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	d->v[d->n++] = (struct dir_entry){copy, type, ino};
+	return 0;
+}
+
+/* dir/name, or name in the root; false if too long. */
+static bool child_path(const char *dir, const char *name, char *out, size_t n)
+{
+	int len = *dir ? snprintf(out, n, "%s/%s", dir, name) : snprintf(out, n, "%s", name);
+	return len >= 0 && (size_t)len < n;
+}
+
 struct fill_arg {
-	void *buf;
-	fuse_fill_dir_t filler;
+	struct rfs *fs;
+	const char *dir;
+	struct dir_handle *d;
 };
 
 static int fill(void *arg, const char *name, const struct tree_ref *r)
 {
 	struct fill_arg *a = arg;
-	(void)r;
-	return a->filler(a->buf, name, NULL, 0, 0) ? -ENOBUFS : 0;
+	char p[PATH_MAX];
+	if (!child_path(a->dir, name, p, sizeof(p)))
+		return 0;
+	return dir_add(a->d, name, tree_is_dir(r) ? S_IFDIR : S_IFREG, path_ino(a->fs, p));
 }
 
+/* The names in dir, "." and ".." first. */
+static int list_dir(struct rfs *fs, const char *dir, struct dir_handle *d)
+{
+	dir_clear(d);
+	struct tree_ref r;
+	int rc = resolve(fs, dir, &r);
+	bool in_tree = rc == 0;
+	if (in_tree && !tree_is_dir(&r))
+		return -ENOTDIR;
+	if (!in_tree && !(rc == -ENOENT && scratch_get(&fs->scratch, dir)))
+		return rc; /* not a directory of the tree nor a scratch one */
+	char up[PATH_MAX];
+	parent_of(dir, up, sizeof(up));
+	if ((rc = dir_add(d, ".", S_IFDIR, ino_of(fs, dir))) < 0 ||
+	    (rc = dir_add(d, "..", S_IFDIR, ino_of(fs, up))) < 0)
+		return rc;
+	struct fill_arg a = {fs, dir, d};
+	if (in_tree && (rc = tree_list(fs, dir, &r, fill, &a)) < 0)
+		return rc;
+	/* the editors' files next to the keys */
+	size_t n = strlen(dir);
+	for (size_t i = 0; i < fs->scratch.n; i++) {
+		const struct scratch *sc = &fs->scratch.v[i];
+		const char *base = n ? sc->path + n + 1 : sc->path;
+		if ((n && (strncmp(sc->path, dir, n) || sc->path[n] != '/')) || strchr(base, '/'))
+			continue;
+		mode_t t = sc->type == SC_DIR ? S_IFDIR : sc->type == SC_LINK ? S_IFLNK : S_IFREG;
+		if ((rc = dir_add(d, base, t, sc->data->ino)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int rfs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	struct dir_handle *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	fi->fh = (uintptr_t)d;
+	return 0;
+}
+
+static int rfs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	if (d) {
+		dir_clear(d);
+		free(d->v);
+		free(d);
+	}
+	return 0;
+}
+
+/* Each entry comes with its type and inode number; for READDIRPLUS with
+ * all its attributes (exactly what getattr gives), so the kernel needs no
+ * LOOKUP for it. Offsets are positions in the list taken at offset 0. */
 static int rfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct rfs *fs = ctx();
-	(void)off;
-	(void)fi;
-	(void)flags;
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	const char *dir = rel(path);
+	if (!d)
+		return -EBADF;
 	lock_fs(fs);
-	struct tree_ref r;
-	int rc = resolve(fs, rel(path), &r);
-	if (rc == 0 && !tree_is_dir(&r))
-		rc = -ENOTDIR;
-	if (rc == 0) {
-		filler(buf, ".", NULL, 0, 0);
-		filler(buf, "..", NULL, 0, 0);
-		struct fill_arg a = {buf, filler};
-		rc = tree_list(fs, rel(path), &r, fill, &a);
-		if (rc == -ENOBUFS)
-			rc = 0;
-	}
-	if (rc == 0 || (rc == -ENOENT && scratch_get(&fs->scratch, rel(path)))) {
-		if (rc == -ENOENT) {
-			filler(buf, ".", NULL, 0, 0);
-			filler(buf, "..", NULL, 0, 0);
-			rc = 0;
+	int rc = 0;
+	if (off == 0 || d->n == 0)
+		rc = list_dir(fs, dir, d);
+	for (size_t i = off > 0 ? (size_t)off : 0; rc == 0 && i < d->n; i++) {
+		const struct dir_entry *e = &d->v[i];
+		struct stat st;
+		enum fuse_fill_dir_flags plus = 0;
+		memset(&st, 0, sizeof(st));
+		st.st_mode = e->type;
+		st.st_ino = e->ino;
+		char p[PATH_MAX];
+		if (i >= 2 && (flags & FUSE_READDIR_PLUS) && child_path(dir, e->name, p, sizeof(p))) {
+			struct stat full;
+			int a = attr_of(fs, p, &full, NULL);
+			if (a == -ENOENT)
+				continue; /* gone since the list was taken */
+			if (a == 0) {
+				st = full;
+				plus = FUSE_FILL_DIR_PLUS;
+			}
 		}
-		/* the editors' files next to the keys */
-		const char *dir = rel(path);
-		size_t n = strlen(dir);
-		for (size_t i = 0; i < fs->scratch.n; i++) {
-			const char *sp = fs->scratch.v[i].path;
-			const char *base = n ? sp + n + 1 : sp;
-			if ((n && (strncmp(sp, dir, n) || sp[n] != '/')) || strchr(base, '/'))
-				continue;
-			filler(buf, base, NULL, 0, 0);
-		}
+		if (filler(buf, e->name, &st, (off_t)i + 1, plus))
+			break;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
@@ -695,6 +802,13 @@ static int check_open(struct rfs *fs, const char *p, const struct tree_ref *r, i
 	}
 }
 
+/* An open that can never have anything to commit at close: flush would
+ * do nothing (no write, no truncation), so the kernel need not send it. */
+static bool read_only(int flags)
+{
+	return (flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC);
+}
+
 static int rfs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct rfs *fs = ctx();
@@ -709,7 +823,8 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		if (!sh)
 			return sc->type == SC_FILE ? -ENOMEM : sc->type == SC_DIR ? -EISDIR : -ELOOP;
 		fi->fh = (uintptr_t)sh;
-		fi->direct_io = 1;
+		fi->direct_io = 1; /* written by other opens without a commit */
+		fi->noflush = read_only(fi->flags);
 		return 0;
 	}
 	struct tree_ref r;
@@ -739,7 +854,14 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 	if (rc < 0)
 		return rc;
 	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1; /* content comes from the document, not a page cache */
+	/* Always direct, never the page cache: a read-only open reads the
+	 * snapshot its handle took, and the size the kernel keeps for the
+	 * inode is not that snapshot's while another open writes the file
+	 * (O_TRUNC and writes set it locally; a GETATTR that crosses a write
+	 * is dropped), so page-cache reads came back empty or cut under
+	 * concurrent writers (test_many_writers). See docs/performance.md. */
+	fi->direct_io = 1;
+	fi->noflush = read_only(fi->flags);
 	return 0;
 }
 
@@ -1789,12 +1911,17 @@ static int rfs_removexattr(const char *path, const char *name)
 
 static void *rfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
 	cfg->use_ino = 1;
 	cfg->hard_remove = 1;    /* no .fuse_hidden files: nothing here is on disk */
 	cfg->entry_timeout = 1;
 	cfg->negative_timeout = 0; /* a name made a moment ago must be found */
-	cfg->attr_timeout = 0;   /* sizes change with every commit */
+	/* sizes change with every commit, and a kept attribute would need
+	 * invalidating after each: for 3% of the requests of a walk (one
+	 * GETATTR per directory, now that readdir gives d_type) it is not
+	 * worth it (docs/performance.md) */
+	cfg->attr_timeout = 0;
+	/* READDIRPLUS for every part of a directory, not only the first */
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	return ctx();
 }
 
@@ -1814,7 +1941,9 @@ static const struct fuse_operations rfs_ops = {
 	.init        = rfs_init,
 	.destroy     = rfs_destroy,
 	.getattr     = rfs_getattr,
+	.opendir     = rfs_opendir,
 	.readdir     = rfs_readdir,
+	.releasedir  = rfs_releasedir,
 	.open        = rfs_open,
 	.create      = rfs_create,
 	.read        = rfs_read,

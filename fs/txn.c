@@ -181,9 +181,11 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 		return rfs_error(fs, -ENOMEM, path, "out of memory");
 	memcpy(old, cur, oldlen + 1);
 	toml_doc *work = fs->doc;
+	uint64_t version = toml_version(work);
 	char why[512] = "";
 	r = fn(fs, &work, arg, why, sizeof(why));
-	if (work != fs->doc) {
+	bool replaced = work != fs->doc;
+	if (replaced) {
 		/* fn made a new document (a whole-file write) and freed ours */
 		fs->doc = NULL;
 		same_document(fs, work);
@@ -194,6 +196,10 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 		return rfs_error(fs, r, path, "%s", why[0] ? why : strerror(-r));
 	}
 	const char *new = toml_text(fs->doc, &newlen);
+	if (!replaced && toml_version(work) == version) {
+		free(old); /* nothing was edited (the value was already that) */
+		return 0;
+	}
 	if (oldlen == newlen && !memcmp(old, new, newlen)) {
 		free(old);
 		return 0;

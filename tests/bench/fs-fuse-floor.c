@@ -8,7 +8,8 @@
  *
  *   fs-fuse-floor SRC MOUNTPOINT [FUSE OPTIONS...]
  *
- * Environment (defaults are runnerfs's settings):
+ * Environment (defaults are runnerfs's first settings, before READDIRPLUS
+ * and noflush):
  *   FLOOR_DIRECT_IO=1      open files with direct_io (0: the page cache)
  *   FLOOR_ATTR_TIMEOUT=0   attribute timeout in seconds
  *   FLOOR_ENTRY_TIMEOUT=1  entry timeout in seconds

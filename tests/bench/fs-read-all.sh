@@ -15,8 +15,9 @@
 #
 # For scale, it also mounts fs-fuse-floor (a do-nothing FUSE passthrough,
 # built like runnerfs on libfuse's high-level API) over the tmpfs copy, once
-# with runnerfs's settings (attr_timeout=0, entry_timeout=1, direct_io, no
-# d_type from readdir) and once tuned (attr_timeout=1, d_type, page cache),
+# with runnerfs's first settings (attr_timeout=0, entry_timeout=1, direct_io,
+# no d_type from readdir) and once tuned (attr_timeout=1, d_type, page cache;
+# runnerfs now has READDIRPLUS, noflush, direct_io, attr_timeout=0),
 # and walks them in the same rounds: what any FUSE filesystem costs here.
 # BENCH_READ_FLOOR=0 leaves them out.
 set -eu
@@ -106,7 +107,7 @@ for name, rs, med in (("runnerfs", m, mm), ("tmpfs", t, tm)):
     s = [r["seconds"] for r in rs]
     print(f"  {name:9} {med*1e3:7.1f}ms {min(s)*1e3:7.1f}ms {max(s)*1e3:7.1f}ms {files/med:10,.0f}")
 import os
-for name, label in (("floor1", "FUSE passthrough with runnerfs's settings"),
+for name, label in (("floor1", "FUSE passthrough with runnerfs's first settings"),
                     ("floor2", "FUSE passthrough tuned (attr_timeout=1, d_type, page cache)")):
     if os.path.exists(f"{d}/t-{name}"):
         s = [r["seconds"] for r in runs(name)]
