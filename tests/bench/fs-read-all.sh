@@ -19,11 +19,22 @@
 # no d_type from readdir) and once tuned (attr_timeout=1, d_type, page cache;
 # runnerfs now has READDIRPLUS, noflush, direct_io, attr_timeout=0),
 # and walks them in the same rounds: what any FUSE filesystem costs here.
-# BENCH_READ_FLOOR=0 leaves them out.
+# It also mounts fs-fuse-ideal (a passthrough on libfuse's low-level API
+# that lets the kernel serve a warm walk by itself: no OPEN/OPENDIR, long
+# entry and attribute timeouts, READDIRPLUS, page and readdir caches) over
+# the same copy, once so and once with OPEN/OPENDIR kept (a handle per open,
+# as runnerfs needs for its writes): the best any FUSE filesystem can do
+# here. After the rounds, one more walk of each fs-fuse-ideal mount is
+# bracketed with SIGUSR1 to count the FUSE requests of a warm walk.
+# BENCH_READ_FLOOR=0 leaves all of them out.
 set -eu
 # shellcheck source=tests/bench/fs-lib.sh
 . "$(dirname "$0")/fs-lib.sh"
 shift 2>/dev/null || true
+ideal=$build/tests/bench/fs-fuse-ideal
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+	ninja -C "$build" tests/bench/fs-fuse-ideal >/dev/null
+fi
 n=${1:-1000}
 rounds=${BENCH_READ_ROUNDS:-5}
 tmpfs=${BENCH_TMPFS:-/dev/shm}
@@ -39,26 +50,42 @@ mount_fs "$dir/cfg/config.toml" "$dir/mnt"
 "$walk" --copy "$dir/mnt" "$shm" >"$dir/copy"
 targets="mount:$dir/mnt tmpfs:$shm"
 floor_pids=""
-if [ "${BENCH_READ_FLOOR:-1}" != 0 ]; then
-	mkdir -p "$dir/floor1" "$dir/floor2"
-	"$floor" "$shm" "$dir/floor1" -f 2>"$dir/floor1.log" &
-	floor_pids="$!"
-	mounts="$dir/floor1 $mounts"
-	FLOOR_ATTR_TIMEOUT=1 FLOOR_DTYPE=1 FLOOR_DIRECT_IO=0 "$floor" "$shm" "$dir/floor2" -f 2>"$dir/floor2.log" &
-	floor_pids="$floor_pids $!"
-	mounts="$dir/floor2 $mounts"
-	for m in "$dir/floor1" "$dir/floor2"; do
-		i=0
-		while ! mountpoint -q "$m"; do
-			i=$((i + 1))
-			if [ $i -gt 200 ]; then
-				echo "fs-fuse-floor did not mount $m" >&2
-				exit 2
-			fi
-			sleep 0.05
-		done
+ideal_pids=""
+# mount_floor NAME OPTIONS COMMAND...: run COMMAND SRC MNT -f OPTIONS (a
+# floor filesystem over the tmpfs copy) in the background, log in
+# $dir/NAME.log, mounted on $dir/NAME (tracked in mounts, so the exit trap
+# unmounts it), and wait for the mount. The pid is left in floor_pid.
+mount_floor() {
+	name=$1
+	opts=$2
+	shift 2
+	mkdir -p "$dir/$name"
+	# shellcheck disable=SC2086 # OPTIONS are words
+	"$@" "$shm" "$dir/$name" -f $opts 2>"$dir/$name.log" &
+	floor_pid=$!
+	floor_pids="$floor_pids $floor_pid"
+	mounts="$dir/$name $mounts"
+	i=0
+	while ! mountpoint -q "$dir/$name"; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 "$floor_pid" 2>/dev/null; then
+			echo "$(basename "$1") did not mount $dir/$name:" >&2
+			cat "$dir/$name.log" >&2
+			exit 2
+		fi
+		sleep 0.05
 	done
-	targets="$targets floor1:$dir/floor1 floor2:$dir/floor2"
+	targets="$targets $name:$dir/$name"
+}
+if [ "${BENCH_READ_FLOOR:-1}" != 0 ]; then
+	mount_floor floor1 "" "$floor"
+	mount_floor floor2 "" env FLOOR_ATTR_TIMEOUT=1 FLOOR_DTYPE=1 FLOOR_DIRECT_IO=0 "$floor"
+	# ro: without it the kernel drops each directory's atime after a
+	# READDIRPLUS and asks for its attributes again on the next walk
+	mount_floor ideal "-o ro" env IDEAL_NO_OPEN=1 "$ideal"
+	ideal_pids="$ideal_pids ideal:$floor_pid"
+	mount_floor idealopen "-o ro" env IDEAL_NO_OPEN=0 "$ideal"
+	ideal_pids="$ideal_pids idealopen:$floor_pid"
 fi
 load0=$(loadavg)
 i=0
@@ -71,11 +98,31 @@ while [ $i -lt "$rounds" ]; do
 	i=$((i + 1))
 done
 load1=$(loadavg)
+# the requests of one more (warm) walk of each fs-fuse-ideal mount: SIGUSR1
+# prints the counts since the last one and starts again from zero
+for np in $ideal_pids; do
+	name=${np%%:*}
+	pid=${np#*:}
+	for step in reset count; do
+		before=$(grep -c 'requests:' "$dir/$name.log" || true)
+		kill -USR1 "$pid"
+		i=0
+		while [ "$(grep -c 'requests:' "$dir/$name.log" || true)" -le "$before" ] && [ $i -lt 100 ]; do
+			i=$((i + 1))
+			sleep 0.02
+		done
+		if [ $step = reset ]; then
+			"$walk" "$dir/$name" >/dev/null
+		fi
+	done
+	grep 'requests:' "$dir/$name.log" | tail -n 1 | sed 's/.*requests: //' >"$dir/req-$name"
+done
 umount_fs "$dir/mnt"
-for m in "$dir/floor1" "$dir/floor2"; do
+for m in "$dir/floor1" "$dir/floor2" "$dir/ideal" "$dir/idealopen"; do
 	if mountpoint -q "$m"; then
 		fusermount3 -u "$m"
 	fi
+	mounts=$(echo "$mounts" | sed "s#$m ##")
 done
 for p in $floor_pids; do
 	wait "$p" 2>/dev/null || true
@@ -108,12 +155,19 @@ for name, rs, med in (("runnerfs", m, mm), ("tmpfs", t, tm)):
     print(f"  {name:9} {med*1e3:7.1f}ms {min(s)*1e3:7.1f}ms {max(s)*1e3:7.1f}ms {files/med:10,.0f}")
 import os
 for name, label in (("floor1", "FUSE passthrough with runnerfs's first settings"),
-                    ("floor2", "FUSE passthrough tuned (attr_timeout=1, d_type, page cache)")):
+                    ("floor2", "FUSE passthrough tuned (attr_timeout=1, d_type, page cache)"),
+                    ("ideal", "ideal FUSE (low-level, no OPEN, kernel caches)"),
+                    ("idealopen", "ideal FUSE with OPEN kept (handle per open, keep_cache, cache_readdir)")):
     if os.path.exists(f"{d}/t-{name}"):
         s = [r["seconds"] for r in runs(name)]
         med = statistics.median(s)
         print(f"  {label}: median {med*1e3:.1f} ms, {files/med:,.0f} files/s, "
               f"{med/tm:.2f}x tmpfs; runnerfs is {mm/med:.2f}x this")
+        if os.path.exists(f"{d}/req-{name}"):
+            req = open(f"{d}/req-{name}").read().split()
+            total = int(req[0].split("=")[1]) if req else 0
+            print(f"    first walk (cold) {s[0]*1e3:.1f} ms; requests of one more warm walk: "
+                  f"{total:,} ({total/files:.2f} per file): {' '.join(req[1:]) or 'none'}")
 print(f"  copy out of the mount (first walk after mounting): {copy['seconds']*1e3:.1f} ms")
 print(f"  ratio {ratio:.2f}x   target <= 3x   {'ok' if ok else 'MISSED'}")
 print(f"SUMMARY|read all files, {n} runners|{ratio:.2f}x ({mm*1e3:.0f} vs {tm*1e3:.0f} ms; "
