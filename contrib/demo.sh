@@ -15,8 +15,8 @@ cd "$root"
 say() { printf '\n==> %s\n' "$*"; }
 
 if [[ ${RUNNERFS_SKIP_DEPS:-0} != 1 ]]; then
-  say "Installing Debian packages (contrib/install-deps.sh)"
-  bash contrib/install-deps.sh
+  say "Installing the Debian packages runnerfs needs (contrib/install-deps.sh --run)"
+  bash contrib/install-deps.sh --run
 fi
 
 say "Building into build/"

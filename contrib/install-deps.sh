@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages runnerfs needs to build and test.
 #
-#   sudo contrib/install-deps.sh
+#   sudo contrib/install-deps.sh          everything: build, run, all tests
+#   sudo contrib/install-deps.sh --run    only what building and running
+#                                         runnerfs needs (contrib/demo.sh)
 #
 # Idempotent: when every package is already installed it does nothing (and
 # needs no root); otherwise it must run as root and uses apt-get.
 set -euo pipefail
 
-PACKAGES=(
+RUN_PACKAGES=(
   build-essential      # gcc, make, libc headers
   meson
   ninja-build
@@ -16,7 +18,11 @@ PACKAGES=(
   fuse3                # fusermount3, /dev/fuse helpers
   libcurl4-openssl-dev # reload=docker (libcurl is loaded only then)
   libcjson-dev         # JSON (toml-test decoder, API)
-  python3              # toml-test runner, tomllib cross-checks, test tools
+  python3              # meson's test targets; toml-test runner, test tools
+)
+
+PACKAGES=(
+  "${RUN_PACKAGES[@]}"
   python3-pytest       # tests/integration (pytest)
   clang                # libFuzzer targets (-fsanitize=fuzzer)
   libclang-rt-14-dev   # clang runtimes: libclang_rt.fuzzer*.a, asan, ubsan
@@ -41,6 +47,12 @@ PACKAGES=(
   systemd              # systemd-analyze verify of contrib/systemd/runnerfs@.service
   docker-compose       # docker-compose config of contrib/docker/docker-compose.yml
 )
+
+case ${1:-} in
+  --run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--run]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
