@@ -39,19 +39,22 @@ __attribute__((format(printf, 1, 2))) static void failf(const char *fmt, ...)
 	putchar('\n');
 }
 
+/* text and its length, counted by the compiler */
+#define STR(s) .str = s, .len = sizeof(s) - 1
+
 static const toml_value values[] = {
 	{.type = TOML_INTEGER, .i = 7},
 	{.type = TOML_INTEGER, .i = -1234567890123},
 	{.type = TOML_FLOAT, .f = 1.5},
 	{.type = TOML_BOOL, .b = true},
-	{.type = TOML_STRING, .str = "x", .len = 1},
-	{.type = TOML_STRING, .str = "", .len = 0},
-	{.type = TOML_STRING, .str = "it's \"quoted\" \\ and \xc3\xa9", .len = 25},
-	{.type = TOML_STRING, .str = "a much longer value than any of the others, to move offsets", .len = 60},
-	{.type = TOML_STRING, .str = "two\nlines", .len = 9},
-	{.type = TOML_DATETIME, .str = "1979-05-27T07:32:00Z", .len = 20},
-	{.type = TOML_DATE_LOCAL, .str = "1979-05-27", .len = 10},
-	{.type = TOML_TIME_LOCAL, .str = "07:32:00", .len = 8},
+	{.type = TOML_STRING, STR("x")},
+	{.type = TOML_STRING, STR("")},
+	{.type = TOML_STRING, STR("it's \"quoted\" \\ and \xc3\xa9")},
+	{.type = TOML_STRING, STR("a much longer value than any of the others, to move offsets")},
+	{.type = TOML_STRING, STR("two\nlines")},
+	{.type = TOML_DATETIME, STR("1979-05-27T07:32:00Z")},
+	{.type = TOML_DATE_LOCAL, STR("1979-05-27")},
+	{.type = TOML_TIME_LOCAL, STR("07:32:00")},
 };
 
 #define SAME(field) (a->field == b->field)
