@@ -100,6 +100,9 @@ static int splice_scalar(toml_doc *d, uint32_t n, const char *s, size_t len)
 	toml_form form;
 	struct scan_err e;
 	int r;
+	/* an array or inline table has nodes inside its span */
+	if (nd->type == TOML_ARRAY || nd->type == TOML_TABLE)
+		return 1;
 	if (!len || has_line_break(s, len) || has_line_break(d->text + start, end - start))
 		return 1;
 	if (s[0] == '"' || s[0] == '\'') {
