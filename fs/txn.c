@@ -159,8 +159,10 @@ static void undo(struct rfs *fs, const char *old, size_t oldlen)
 		return;
 	}
 	/* out of memory: make the next refresh read CONFIG (which is still
-	 * the old version) instead of trusting the document */
+	 * the old version) instead of trusting the document; the history's
+	 * diffs start from the old bytes, which the document no longer is */
 	fs->disk.id.size = -1;
+	history_free(fs);
 }
 
 static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
