@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "runnerfs/daemon.h"
+#include "runnerfs/fresh.h"
 #include "runnerfs/history.h"
 #include "runnerfs/ops.h"
 #include "runnerfs/rfs.h"
@@ -159,7 +160,8 @@ static void free_fs(struct rfs *fs)
 		free(fs->tombs[i].path);
 		free(fs->tombs[i].text);
 	}
-	tree_forget_names(fs);
+	names_free(fs);
+	fresh_free(fs);
 	free(fs->opt.config);
 	free(fs->opt.reload);
 	free(fs->opt.docker_host);

@@ -65,10 +65,51 @@ static void drop_from(struct rfs *fs, int i)
 		free(fs->history[--fs->nhistory].bytes);
 }
 
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* The burst goes on: version 1 stays the text from before it, and its
+ * diff now starts from `new`. */
+static int merge(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
+{
+	char *v1 = malloc(oldlen + 1);
+	size_t len = oldlen;
+	if (!v1)
+		return -1;
+	memcpy(v1, old, oldlen);
+	int r = apply(&v1, &len, &fs->history[0]);
+	if (r == 0)
+		r = diff(new, newlen, v1, len, &fs->history[0]);
+	free(v1);
+	return r;
+}
+
+static long window(const struct rfs *fs)
+{
+	return fs->opt.reload_delay > RFS_BURST_MS ? fs->opt.reload_delay : RFS_BURST_MS;
+}
+
+bool history_in_burst(struct rfs *fs)
+{
+	return fs->hist_open && ms_since(&fs->hist_last) < window(fs);
+}
+
 void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
 {
+	bool go_on = history_in_burst(fs) && fs->nhistory > 0;
+	clock_gettime(CLOCK_MONOTONIC, &fs->hist_last);
+	fs->hist_open = true;
 	if (keep(fs) <= 0)
 		return;
+	if (go_on) {
+		if (merge(fs, old, oldlen, new, newlen) < 0)
+			drop_from(fs, 0);
+		return;
+	}
 	struct rfs_version v = {0};
 	if (diff(new, newlen, old, oldlen, &v) < 0) {
 		drop_from(fs, 0); /* the chain would be broken from here on */
@@ -83,6 +124,7 @@ void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *ne
 
 void history_rebase(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
 {
+	fs->hist_open = false; /* an outside change ends the burst */
 	if (!fs->nhistory)
 		return;
 	char *v1 = malloc(oldlen + 1);
@@ -114,5 +156,6 @@ int history_text(struct rfs *fs, int n, struct buf *out)
 
 void history_free(struct rfs *fs)
 {
+	fs->hist_open = false;
 	drop_from(fs, 0);
 }

@@ -23,6 +23,7 @@
 #include <sys/statvfs.h>
 
 #include "runnerfs/control.h"
+#include "runnerfs/fresh.h"
 #include "runnerfs/registry.h"
 #include "runnerfs/ops.h"
 #include "runnerfs/tree.h"
@@ -134,9 +135,9 @@ static void identity_of(struct rfs *fs, const char *p, struct buf *out)
 	buf_adds(out, p);
 }
 
-/* A node's inode number: a hash of its identity, so that a rename keeps
- * it. A new node at a path another node came from gets another number. */
-static ino_t path_ino(struct rfs *fs, const char *p)
+/* A hash of a node's identity, so that a rename keeps it. A new node at a
+ * path another node came from gets another. */
+static uint64_t path_hash(struct rfs *fs, const char *p)
 {
 	struct buf id = BUF_INIT;
 	identity_of(fs, p, &id);
@@ -150,7 +151,53 @@ static ino_t path_ino(struct rfs *fs, const char *p)
 			}
 	h = hash_str(h, id.p ? id.p : p);
 	buf_free(&id);
-	return (ino_t)(h | 2); /* never 0 or 1 */
+	return h;
+}
+
+static void parent_of(const char *p, char *out, size_t n);
+
+#define RANK_BITS 20
+#define RANK_TABLES (1u << (RANK_BITS - 1))
+
+/* A node's inode number. Within a directory the numbers follow the
+ * document (cp -r and rsync create files in inode order on FUSE, so a
+ * copy keeps the source's key order): the directory's hash in the high
+ * bits, a rank in the low ones — keys by their place (2, 3, ...), tables
+ * after every key by their place in the schema, entries by the number
+ * they are named. What a walk checks stays put: a directory's number
+ * never changes while it exists (fts compares it on the way back up);
+ * a key's may when a key before it goes. Runners, the control files and
+ * anything else: the hash of the path alone. */
+static ino_t path_ino_ref(struct rfs *fs, const char *p, const struct tree_ref *r)
+{
+	uint64_t rank = 0;
+	if (r->kind == TK_VALUE && r->parent != TOML_NONE) {
+		rank = 2;
+		for (uint32_t c = toml_first(fs->doc, r->parent); c != TOML_NONE && c != r->node;
+		     c = toml_next(fs->doc, c))
+			rank++;
+	} else if ((r->kind == TK_TABLE || r->kind == TK_ENTRIES) && !r->entry && r->sk && r->pst &&
+		   r->sk >= r->pst->keys && r->sk < r->pst->keys + r->pst->nkeys) {
+		rank = RANK_TABLES + (uint64_t)(r->sk - r->pst->keys);
+	} else if (r->kind == TK_REGDIR && r->runner != TOML_NONE) {
+		rank = RANK_TABLES - 1; /* after the keys: a copy's environment comes first */
+	} else if (r->kind == TK_TABLE && r->entry && !r->runner_entry) {
+		const char *s = strrchr(r->canon, '/');
+		rank = RANK_TABLES + strtoull(s ? s + 1 : r->canon, NULL, 10);
+	}
+	if (rank == 0 || rank >= (1u << RANK_BITS))
+		return (ino_t)(path_hash(fs, p) | 2); /* never 0 or 1 */
+	char dir[PATH_MAX];
+	parent_of(p, dir, sizeof(dir));
+	return (ino_t)((path_hash(fs, dir) & ~((1ull << RANK_BITS) - 1)) | rank);
+}
+
+static ino_t path_ino(struct rfs *fs, const char *p)
+{
+	struct tree_ref r;
+	if (resolve(fs, p, &r) < 0)
+		return (ino_t)(path_hash(fs, p) | 2);
+	return path_ino_ref(fs, p, &r);
 }
 
 static ino_t ino_of(struct rfs *fs, const char *p)
@@ -252,10 +299,12 @@ static int attr_of(struct rfs *fs, const char *p, struct stat *st, struct handle
 	int rc = resolve(fs, p, &r);
 	if (rc < 0)
 		return rc;
+	if (!h && fresh_hidden(fs, r.canon))
+		return -ENOENT; /* a new directory looks empty (fresh.h) */
 	memset(st, 0, sizeof(*st));
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
-	st->st_ino = path_ino(fs, p);
+	st->st_ino = path_ino_ref(fs, p, &r);
 	st->st_mtim = node_time(fs, p);
 	st->st_atim = st->st_mtim;
 	st->st_ctim = st->st_mtim;
@@ -352,6 +401,7 @@ static bool child_path(const char *dir, const char *name, char *out, size_t n)
 struct fill_arg {
 	struct rfs *fs;
 	const char *dir;
+	const char *canon;
 	struct dir_handle *d;
 };
 
@@ -359,8 +409,11 @@ static int fill(void *arg, const char *name, const struct tree_ref *r)
 {
 	struct fill_arg *a = arg;
 	char p[PATH_MAX];
+	if (!child_path(a->canon, name, p, sizeof(p)) || fresh_hidden(a->fs, p))
+		return 0;
 	if (!child_path(a->dir, name, p, sizeof(p)))
 		return 0;
+	/* the listing's refs are not whole (no schema, no path): ask again */
 	return dir_add(a->d, name, tree_is_dir(r) ? S_IFDIR : S_IFREG, path_ino(a->fs, p));
 }
 
@@ -369,7 +422,11 @@ static int list_dir(struct rfs *fs, const char *dir, struct dir_handle *d)
 {
 	dir_clear(d);
 	struct tree_ref r;
-	int rc = resolve(fs, dir, &r);
+	struct scratch *sd = scratch_get(&fs->scratch, dir);
+	if (sd && sd->type != SC_DIR)
+		return -ENOTDIR;
+	/* a scratch directory (git init, a tool's lock) lists what is in it */
+	int rc = sd ? -ENOENT : resolve(fs, dir, &r);
 	bool in_tree = rc == 0;
 	if (in_tree && !tree_is_dir(&r))
 		return -ENOTDIR;
@@ -380,7 +437,7 @@ static int list_dir(struct rfs *fs, const char *dir, struct dir_handle *d)
 	if ((rc = dir_add(d, ".", S_IFDIR, ino_of(fs, dir))) < 0 ||
 	    (rc = dir_add(d, "..", S_IFDIR, ino_of(fs, up))) < 0)
 		return rc;
-	struct fill_arg a = {fs, dir, d};
+	struct fill_arg a = {fs, dir, in_tree ? r.canon : dir, d};
 	if (in_tree && (rc = tree_list(fs, dir, &r, fill, &a)) < 0)
 		return rc;
 	/* the editors' files next to the keys */
@@ -505,6 +562,42 @@ struct store_arg {
 	size_t len;
 };
 
+/* A key written in a copy (fresh.h) with what the source's file reads
+ * takes the source's TOML text: 0 or -errno when it did, 1 when it is
+ * not such a write. */
+static int copy_source_text(struct rfs *fs, toml_doc *d, const struct tree_ref *r, const char *text,
+			    size_t len, char *why, size_t n)
+{
+	const char *rest;
+	const char *src = (r->kind == TK_MISSING || r->kind == TK_VALUE) && !r->reg && !r->entry
+				  ? fresh_source(fs, r->canon, &rest)
+				  : NULL;
+	if (!src || !strcmp(rest, "/name"))
+		return 1;
+	char sp[PATH_MAX];
+	struct tree_ref sr;
+	struct buf b = BUF_INIT;
+	if (snprintf(sp, sizeof(sp), "%s%s", src, rest) >= (int)sizeof(sp) ||
+	    tree_resolve_in(fs, d, sp, &sr) < 0 || sr.kind != TK_VALUE || tree_render(d, &sr, &b) < 0 ||
+	    b.len != len || (len && memcmp(b.p, text, len))) {
+		buf_free(&b);
+		return 1;
+	}
+	buf_free(&b);
+	size_t rl;
+	const char *raw = toml_raw(d, sr.node, &rl);
+	char *copy = raw ? strndup(raw, rl) : NULL; /* the edit moves the text */
+	if (!copy)
+		return 1;
+	toml_error err = {0};
+	int rc = r->kind == TK_MISSING ? toml_insert_raw(d, r->parent, r->key, r->klen, copy, rl, &err)
+				       : toml_set_raw(d, r->node, copy, rl, &err);
+	free(copy);
+	if (rc < 0)
+		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
+}
+
 static int store_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
 {
 	struct store_arg *a = arg;
@@ -514,6 +607,8 @@ static int store_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 		snprintf(why, n, "it no longer exists");
 		return rc;
 	}
+	if ((rc = copy_source_text(fs, *work, &r, a->text, a->len, why, n)) != 1)
+		return rc;
 	struct rfs_tomb *t = r.kind == TK_MISSING ? find_tomb(fs, a->path) : NULL;
 	if (t) {
 		/* a save that removed the key and made it again: put its line
@@ -571,47 +666,120 @@ static int replace_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, siz
 	return 0;
 }
 
-/* The runner a path is under ("runners/NAME/..."), as its position. */
-static long runner_index(struct rfs *fs, const char *p)
+/* The runner a path is under ("runners/NAME/..."): its position, its
+ * directory's path and the encoded `name` it has now ("" for none). */
+struct runner_at {
+	long idx;
+	char dir[PATH_MAX];
+	char name[PATH_MAX];
+};
+
+static void runner_at(struct rfs *fs, const char *p, struct runner_at *ra)
 {
+	ra->idx = -1;
+	ra->dir[0] = ra->name[0] = '\0';
 	if (strncmp(p, "runners/", 8))
-		return -1;
-	struct tree_ref r;
-	char top[300];
+		return;
 	const char *s = strchr(p + 8, '/');
 	size_t len = s ? (size_t)(s - p) : strlen(p);
+	char top[PATH_MAX];
+	struct tree_ref r;
 	if (len >= sizeof(top))
-		return -1;
+		return;
 	memcpy(top, p, len);
 	top[len] = '\0';
-	if (tree_resolve(fs, top, &r) < 0 || r.kind != TK_TABLE || !r.entry)
-		return -1;
-	return r.index;
+	if (tree_resolve(fs, top, &r) < 0 || r.kind != TK_TABLE || !r.runner_entry)
+		return;
+	ra->idx = r.index;
+	snprintf(ra->dir, sizeof(ra->dir), "%s", r.canon);
+	uint32_t nm = toml_get(fs->doc, r.node, "name", 4);
+	char *v;
+	size_t vlen;
+	struct buf b = BUF_INIT;
+	if (nm != TOML_NONE && toml_type_of(fs->doc, nm) == TOML_STRING &&
+	    toml_get_string(fs->doc, nm, &v, &vlen) == 0) {
+		if (tree_encode_name(v, vlen, &b) == 0 && b.p)
+			snprintf(ra->name, sizeof(ra->name), "%s", b.p);
+		free(v);
+	}
+	buf_free(&b);
 }
 
-/* After a change under runners/NAME: if the runner's directory name
- * changed (its `name` was written or removed), the old name keeps
- * working for what is still open there (rm -r, a shell's cwd). */
-static void follow_runner(struct rfs *fs, const char *p, long idx)
+/* Before `name` of a runner becomes text: no other runner may have the
+ * directory name it gives (mv refuses the same, contract 2.2) — except in
+ * a runner mkdir just made, where it is cp -r copying the other runner
+ * (fresh.h): 1, with that runner's path in copy_of. */
+static int runner_name_free(struct rfs *fs, const char *p, const struct runner_at *ra,
+			    const char *text, size_t len, char *copy_of, size_t cn)
 {
+	if (ra->idx < 0 || strlen(p) != strlen(ra->dir) + 5 || strcmp(p + strlen(ra->dir), "/name") ||
+	    strncmp(p, ra->dir, strlen(ra->dir)))
+		return 0;
+	if (len && text[len - 1] == '\n')
+		len--;
+	struct buf b = BUF_INIT;
 	char **names;
 	size_t n;
-	if (idx < 0 || tree_runner_names(fs, &names, &n) < 0 || (size_t)idx >= n)
+	int rc = 0;
+	if (memchr(text, '\0', len) || tree_encode_name(text, len, &b) < 0 || !b.p ||
+	    !strcmp(b.p, ra->name) || tree_runner_names(fs, &names, &n) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((long)i != ra->idx && !strcmp(names[i], b.p)) {
+			if (fresh_is(fs, ra->dir)) {
+				snprintf(copy_of, cn, "runners/%s", names[i]);
+				rc = 1;
+				break;
+			}
+			rc = rfs_error(fs, -EEXIST, p, "another runner is named \"%s\"; runner names are directory names and must differ", b.p);
+			break;
+		}
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/* After a change under a runner: if its `name` now gives another
+ * directory name, the directory takes it; the old name keeps answering
+ * for what is still open there (a shell's cwd). A removed `name` changes
+ * nothing (names.h). */
+static void follow_runner(struct rfs *fs, const struct runner_at *before)
+{
+	struct runner_at now;
+	if (before->idx < 0)
 		return;
-	const char *s = strchr(p + 8, '/');
-	size_t len = s ? (size_t)(s - p) : strlen(p);
-	char old[300];
-	if (len >= sizeof(old))
+	runner_at(fs, before->dir, &now);
+	if (now.idx != before->idx || !now.name[0] || !strcmp(now.name, before->name) ||
+	    !strcmp(now.name, before->dir + 8))
 		return;
-	memcpy(old, p, len);
-	old[len] = '\0';
-	if (strcmp(old + 8, names[idx])) {
-		char now[300];
-		snprintf(now, sizeof(now), "runners/%s", names[idx]);
-		keep_identity(fs, old, now);
-		rfs_map_set(&fs->aliases, old, NULL, names[idx]);
-		touch(fs, "runners");
-	}
+	char to[PATH_MAX + 16];
+	snprintf(to, sizeof(to), "runners/%s", now.name);
+	names_renamed(fs, "runners", (size_t)now.idx, now.name);
+	keep_identity(fs, before->dir, to);
+	rfs_map_set(&fs->aliases, before->dir, NULL, now.name);
+	touch(fs, "runners");
+}
+
+/* Old names of the runner at dir (renamed by its `name`) lead nowhere. */
+static void forget_aliases(struct rfs *fs, const char *dir)
+{
+	const char *name = dir + 8;
+	for (size_t i = fs->aliases.n; i-- > 0;)
+		if (fs->aliases.v[i].val && !strcmp(fs->aliases.v[i].val, name))
+			rfs_map_del(&fs->aliases, fs->aliases.v[i].key);
+	rfs_map_del_prefix(&fs->aliases, dir);
+}
+
+/* An entry was removed: the names of the others stay (names.h); names
+ * that led to it lead nowhere now. */
+static void forget_entry(struct rfs *fs, const struct tree_ref *r)
+{
+	char dir[PATH_MAX];
+	parent_of(r->canon, dir, sizeof(dir));
+	if (r->runner_entry)
+		forget_aliases(fs, r->canon);
+	names_removed(fs, dir, (size_t)r->index);
+	fresh_forget(fs, r->canon);
 }
 
 /* A table that vanished with its last key (a dotted table) stays as an
@@ -640,7 +808,21 @@ static int commit_text(struct rfs *fs, const char *p, enum tree_kind kind, const
 		       size_t len)
 {
 	struct store_arg a = {p, text, len};
-	long idx = runner_index(fs, p);
+	struct runner_at ra;
+	char copy_of[PATH_MAX], own[PATH_MAX];
+	runner_at(fs, p, &ra);
+	int rn = kind == TK_CONFIG ? 0 : runner_name_free(fs, p, &ra, text, len, copy_of, sizeof(copy_of));
+	if (rn < 0)
+		return rn;
+	size_t olen;
+	if (rn == 1 && tree_decode_name(ra.dir + 8, own, sizeof(own) - 1, &olen) == 0) {
+		/* cp -r A NEW: NEW stays NEW, a copy of A */
+		fresh_set_source(fs, ra.dir, copy_of);
+		own[olen++] = '\n';
+		a.text = own;
+		a.len = olen;
+		rfs_log(RFS_LOG_INFO, "%s: a copy of %s keeps its directory's name", ra.dir, copy_of);
+	}
 	bool was_missing = false;
 	struct tree_ref r;
 	if (kind != TK_CONFIG && resolve(fs, p, &r) == 0)
@@ -666,7 +848,7 @@ static int commit_text(struct rfs *fs, const char *p, enum tree_kind kind, const
 		parent_of(p, dir, sizeof(dir));
 		touch(fs, dir);
 	}
-	follow_runner(fs, p, idx);
+	follow_runner(fs, &ra);
 	return 0;
 }
 
@@ -936,6 +1118,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return 0;
 	} else if (rc == 0 && r.kind != TK_MISSING) {
 		rc = check_open(fs, p, &r, fi->flags | O_TRUNC);
+		if (rc == 0)
+			fresh_show(fs, r.canon); /* made: shown from now on */
 	} else if (rc == 0) {
 		rc = creatable(fs, p, &r);
 		if (rc == 0)
@@ -943,6 +1127,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags | O_TRUNC, &h);
+	if (rc == 0)
+		fresh_show(fs, r.canon);
 	if (rc == 0 && r.kind == TK_MISSING) {
 		struct timespec one = {1, 0};
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, p);
@@ -1014,6 +1200,16 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		if (resolve(fs, h->path, &r) == 0 && tree_precheck(fs->doc, &r, data, size, why, sizeof(why)) < 0) {
 			h->failed = true;
 			rc = rfs_error(fs, -EINVAL, h->path, "%s", why);
+		}
+		/* a runner's name another runner has: echo must fail, not close */
+		struct runner_at ra;
+		char copy_of[PATH_MAX];
+		if (rc == 0 && size && data[size - 1] == '\n') {
+			runner_at(fs, h->path, &ra);
+			if ((rc = runner_name_free(fs, h->path, &ra, data, size, copy_of, sizeof(copy_of))) < 0)
+				h->failed = true;
+			else
+				rc = 0;
 		}
 	}
 	if (rc == 0) {
@@ -1227,7 +1423,6 @@ static int remove_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size
 static int remove_key(struct rfs *fs, const char *p)
 {
 	struct remove_arg a = {.path = p};
-	long idx = runner_index(fs, p);
 	int rc = txn_run(fs, p, remove_fn, &a);
 	if (rc == 0) {
 		char dir[PATH_MAX];
@@ -1235,7 +1430,6 @@ static int remove_key(struct rfs *fs, const char *p)
 		touch(fs, dir);
 		rfs_map_del(&fs->mtimes, p);
 		keep_dir(fs, dir);
-		follow_runner(fs, p, idx);
 		if (a.text) {
 			push_tomb(fs, p, a.at, a.text, a.len);
 			a.text = NULL;
@@ -1324,8 +1518,10 @@ static int rfs_rmdir(const char *path)
 				parent_of(p, dir, sizeof(dir));
 				touch(fs, dir);
 				rfs_map_del_prefix(&fs->mtimes, p);
-				rfs_map_del_prefix(&fs->aliases, p);
 				scratch_remove_under(&fs->scratch, p);
+				if (r.entry)
+					forget_entry(fs, &r);
+				keep_dir(fs, dir);
 			}
 			break;
 		case TK_REG: {
@@ -1416,6 +1612,15 @@ static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 	return rc;
 }
 
+/* Is the registry at reg ("runners/X/registries/HOST") in a fresh runner? */
+static bool in_fresh_runner(struct rfs *fs, const char *reg)
+{
+	char d[PATH_MAX], runner[PATH_MAX];
+	parent_of(reg, d, sizeof(d));
+	parent_of(d, runner, sizeof(runner));
+	return !strncmp(runner, "runners/", 8) && fresh_is(fs, runner);
+}
+
 static int rfs_mkdir(const char *path, mode_t mode)
 {
 	struct rfs *fs = ctx();
@@ -1424,6 +1629,11 @@ static int rfs_mkdir(const char *path, mode_t mode)
 	struct mkdir_arg a = {.path = p};
 	struct tree_ref *r = &a.r;
 	int rc = tree_resolve(fs, p, r);
+	if (rc == 0 && r->runner_entry && strcmp(r->canon, p)) {
+		/* the old name of a renamed runner: a new runner may take it */
+		rfs_map_del(&fs->aliases, p);
+		rc = tree_resolve(fs, p, r);
+	}
 	char dir[PATH_MAX];
 	parent_of(p, dir, sizeof(dir));
 	if (scratch_get(&fs->scratch, p)) {
@@ -1442,10 +1652,21 @@ static int rfs_mkdir(const char *path, mode_t mode)
 		rc = rfs_error(fs, -EINVAL, p, "not a valid name: write / as %%2F, %% as %%25, # as %%23");
 	else if (rc == 0 && fs->opt.ro)
 		rc = -EROFS;
-	else if (rc == 0 && r->kind != TK_MISSING)
+	else if (rc == 0 && r->kind != TK_MISSING && fresh_hidden(fs, r->canon)) {
+		/* made again by the tool filling a new directory (fresh.h) */
+		fresh_show(fs, r->canon);
+		if (r->kind == TK_REG || r->kind == TK_REGDIR)
+			fresh_made(fs, r->canon); /* and what is in it, in turn */
+		rc = tree_is_dir(r) ? 0 : -EEXIST;
+	} else if (rc == 0 && r->kind == TK_REG && in_fresh_runner(fs, r->canon)) {
+		fresh_made(fs, r->canon); /* it came with the copied environment */
+	} else if (rc == 0 && r->kind != TK_MISSING)
 		rc = rfs_error(fs, -EEXIST, p, "it already exists");
-	else if (rc == 0 && r->reg && !r->klen)
+	else if (rc == 0 && r->reg && !r->klen) {
 		rc = reg_change(fs, p, 'a', NULL);
+		if (rc == 0)
+			fresh_made(fs, r->canon);
+	}
 	else if (rc == 0 && r->reg)
 		rc = rfs_error(fs, -ENOTDIR, p, "a registry holds username, password and auth");
 	else if (rc == 0 && r->entry) {
@@ -1463,8 +1684,15 @@ static int rfs_mkdir(const char *path, mode_t mode)
 				     ? rfs_error(fs, -EINVAL, p, "entries are named by position: the next one is %s", want)
 				     : txn_run(fs, p, mkdir_fn, &a);
 		}
-		if (rc == 0)
+		if (rc == 0) {
 			rfs_map_del(&fs->emptydirs, dir);
+			char cdir[PATH_MAX];
+			parent_of(r->canon, cdir, sizeof(cdir));
+			names_appended(fs, cdir, r->canon + strlen(cdir) + (cdir[0] ? 1 : 0));
+			fresh_show(fs, r->canon);
+			if (r->runners)
+				fresh_made(fs, r->canon);
+		}
 	} else if (rc == 0) {
 		const struct schema_key *sk = r->sk;
 		if (sk && sk->kind == SK_ENTRIES) {
@@ -1481,8 +1709,10 @@ static int rfs_mkdir(const char *path, mode_t mode)
 				  : rfs_error(fs, -EINVAL, p, "no table \"%s\" is known here", r->key);
 		}
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		touch(fs, dir);
+		fresh_show(fs, r->canon);
+	}
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
 }
@@ -1575,6 +1805,25 @@ static int scratch_to_key(struct rfs *fs, struct rename_arg *a, struct scratch *
 	return rc;
 }
 
+/* A directory cannot go where rename() asks: say why, with an errno that
+ * makes mv report it and delete nothing (EXDEV would make mv copy and
+ * delete; EINVAL reads as "a subdirectory of itself"). */
+static int refuse_dir_move(struct rfs *fs, const struct rename_arg *a, const char *tdir)
+{
+	struct tree_ref d;
+	if (a->rf.runner_entry && tree_resolve(fs, tdir, &d) == 0 && d.runner_entry)
+		return rfs_error(fs, -EPERM, a->to,
+				 "%s is a runner: a runner does not go into another; "
+				 "remove it first or pick a free name", tdir);
+	if (a->rf.entry && !a->rf.runner_entry)
+		return rfs_error(fs, -EPERM, a->from, "entries are named by position and cannot be renamed");
+	if (a->rf.kind == TK_TABLE || a->rf.kind == TK_ENTRIES)
+		return rfs_error(fs, -EPERM, a->from,
+				 "%s is a table and keeps its name: %s is not a table there (copy it with cp -r instead)",
+				 a->rf.key, a->to);
+	return rfs_error(fs, -EPERM, a->from, "%s cannot be moved to %s", a->from, a->to);
+}
+
 static int rfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct rfs *fs = ctx();
@@ -1589,8 +1838,9 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 			  (rt == 0 && a.rt.kind == TK_MISSING && !key_name(&a.rt) && !a.rt.entry);
 	if (rc == 0 && !to_scratch)
 		rc = rt;
+	/* rename(2)'s EINVAL makes mv say "a subdirectory of itself" */
 	if (rc == -EINVAL)
-		rc = rfs_error(fs, -EINVAL, a.to, "not a valid name: write / as %%2F, %% as %%25, # as %%23");
+		rc = rfs_error(fs, -EPERM, a.to, "not a valid name: write / as %%2F, %% as %%25, # as %%23");
 	if (rc == 0 && fs->opt.ro)
 		rc = -EROFS;
 	bool to_exists = st || (rt == 0 && a.rt.kind != TK_MISSING);
@@ -1606,7 +1856,7 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 		if (a.rt.kind == TK_REG && !strcmp(fdir, tdir))
 			rc = rfs_error(fs, -EEXIST, a.to, "a registry of that name already exists");
 		else if (a.rt.kind != TK_MISSING || !a.rt.reg || a.rt.klen || strcmp(fdir, tdir))
-			rc = rfs_error(fs, -EINVAL, a.to, "a registry can be renamed within its registries/ only");
+			rc = rfs_error(fs, -EPERM, a.to, "a registry can be renamed within its registries/ only");
 		else
 			rc = reg_change(fs, a.from, 'm', a.to);
 	} else if (sf && to_scratch) {
@@ -1620,11 +1870,13 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 		if (a.rf.kind == TK_VALUE)
 			rc = key_to_scratch(fs, &a);
 		else
-			rc = rfs_error(fs, -EXDEV, a.from, "only a key's file can be moved to a name that is not a key");
+			rc = refuse_dir_move(fs, &a, tdir);
 	} else if (a.rf.kind == TK_TABLE && a.rf.entry && !strncmp(a.from, "runners/", 8) &&
 		   !strcmp(fdir, "runners") && !strcmp(tdir, "runners")) {
 		if (a.rt.kind != TK_MISSING)
-			rc = rfs_error(fs, -EEXIST, a.to, "a runner of that name already exists");
+			/* what rename(2) says of a directory onto a full one */
+			rc = rfs_error(fs, (flags & RENAME_NOREPLACE) ? -EEXIST : -ENOTEMPTY, a.to,
+				       "a runner of that name already exists");
 		else if (a.rt.klen == 0)
 			rc = rfs_error(fs, -EINVAL, a.to, "a runner needs a name");
 		else
@@ -1632,7 +1884,8 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 		if (rc == 0) {
 			touch(fs, "runners");
 			keep_identity(fs, a.from, a.to);
-			rfs_map_del_prefix(&fs->aliases, a.from);
+			forget_aliases(fs, a.rf.canon);
+			names_renamed(fs, "runners", (size_t)a.rf.index, a.to + 8);
 		}
 	} else if (a.rf.kind == TK_VALUE && (a.rt.kind == TK_MISSING || a.rt.kind == TK_VALUE) && !a.rt.entry) {
 		rc = txn_run(fs, a.to, move_value_fn, &a);
@@ -1643,9 +1896,9 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 			touch(fs, a.to);
 		}
 	} else if (tree_is_dir(&a.rf)) {
-		rc = rfs_error(fs, -EXDEV, a.from, "only runners can be renamed as directories");
+		rc = refuse_dir_move(fs, &a, tdir);
 	} else {
-		rc = rfs_error(fs, -EINVAL, a.from, "this cannot be moved there");
+		rc = rfs_error(fs, -EPERM, a.from, "%s cannot be moved to %s", a.from, a.to);
 	}
 out:
 	pthread_mutex_unlock(&fs->lock);

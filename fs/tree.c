@@ -82,222 +82,27 @@ int tree_decode_name(const char *name, char *key, size_t cap, size_t *klen)
 	return r;
 }
 
-struct name_ix {
-	const char *name;
-	size_t i;
-};
-
-static int cmp_name_ix(const void *a, const void *b)
-{
-	const struct name_ix *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	return c ? c : (x->i > y->i) - (x->i < y->i);
-}
-
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static void free_names(struct rfs *fs)
-{
-	free_list(fs->names, fs->nnames);
-	free(fs->names_sorted);
-	free(fs->names_nodes);
-	free(fs->names_raw);
-	free(fs->names_rawoff);
-	fs->names = NULL;
-	fs->names_sorted = NULL;
-	fs->names_nodes = NULL;
-	fs->names_raw = NULL;
-	fs->names_rawoff = NULL;
-	fs->names_doc = NULL;
-	fs->nnames = 0;
-}
-
-void tree_forget_names(struct rfs *fs)
-{
-	free_names(fs);
-}
-
-static uint32_t name_node(const toml_doc *d, uint32_t e)
-{
-	return toml_type_of(d, e) == TOML_TABLE ? toml_get(d, e, "name", 4) : TOML_NONE;
-}
-
-/* Remember each runner's `name` as spelled, so that after an in-place
- * edit (same shape) a few hundred short compares say whether the names
- * still hold, instead of decoding, encoding and sorting them again. */
-static int fingerprint(struct rfs *fs)
-{
-	const toml_doc *d = fs->doc;
-	uint32_t a = toml_get(d, TOML_ROOT, "runners", 7);
-	size_t n = fs->nnames;
-	fs->names_nodes = malloc(sizeof(uint32_t) * (n ? n : 1));
-	fs->names_rawoff = malloc(sizeof(size_t) * (n + 1));
-	struct buf raw = BUF_INIT;
-	if (!fs->names_nodes || !fs->names_rawoff)
-		return -ENOMEM;
-	size_t i = 0;
-	fs->names_rawoff[0] = 0;
-	for (uint32_t e = n ? toml_first(d, a) : TOML_NONE; e != TOML_NONE && i < n; e = toml_next(d, e), i++) {
-		uint32_t nm = name_node(d, e);
-		size_t len = 0;
-		const char *t = nm == TOML_NONE ? NULL : toml_raw(d, nm, &len);
-		if (t && buf_add(&raw, t, len) < 0) {
-			buf_free(&raw);
-			return -ENOMEM;
-		}
-		fs->names_nodes[i] = nm;
-		fs->names_rawoff[i + 1] = raw.len;
-	}
-	fs->names_raw = buf_steal(&raw, NULL);
-	return 0;
-}
-
-static bool names_hold(struct rfs *fs)
-{
-	const toml_doc *d = fs->doc;
-	if (!fs->names || fs->names_doc != d || fs->names_shape != toml_shape(d))
-		return false;
-	if (fs->names_version == toml_version(d))
-		return true;
-	for (size_t i = 0; i < fs->nnames; i++) {
-		if (fs->names_nodes[i] == TOML_NONE)
-			continue;
-		size_t len, was = fs->names_rawoff[i + 1] - fs->names_rawoff[i];
-		const char *t = toml_raw(d, fs->names_nodes[i], &len);
-		if (!t || len != was || (len && memcmp(t, fs->names_raw + fs->names_rawoff[i], len)))
-			return false;
-	}
-	fs->names_version = toml_version(d);
-	return true;
-}
-
-static int compute_names(const toml_doc *d, char ***names, size_t *n)
-{
-	uint32_t a = toml_get(d, TOML_ROOT, "runners", 7);
-	size_t count = a == TOML_NONE || toml_type_of(d, a) != TOML_ARRAY ? 0 : toml_count(d, a);
-	char **v = calloc(count ? count : 1, sizeof(*v));
-	struct name_ix *ix = calloc(count ? count : 1, sizeof(*ix));
-	int r = 0;
-	if (!v || !ix) {
-		r = -ENOMEM;
-		goto out;
-	}
-	size_t i = 0;
-	for (uint32_t e = count ? toml_first(d, a) : TOML_NONE; e != TOML_NONE; e = toml_next(d, e), i++) {
-		uint32_t nm = name_node(d, e);
-		struct buf b = BUF_INIT;
-		char *s;
-		size_t len;
-		if (nm != TOML_NONE && toml_type_of(d, nm) == TOML_STRING && toml_get_string(d, nm, &s, &len) == 0) {
-			r = tree_encode_name(s, len, &b);
-			free(s);
-		}
-		if (r < 0 || (!b.p && (r = buf_reserve(&b, 0)) < 0)) {
-			buf_free(&b);
-			goto out;
-		}
-		v[i] = buf_steal(&b, NULL);
-		ix[i] = (struct name_ix){v[i], i};
-	}
-	/* the first runner of a name keeps it; later ones and nameless ones
-	 * get #N, their 1-based position */
-	qsort(ix, count, sizeof(*ix), cmp_name_ix);
-	bool *suffix = calloc(count ? count : 1, sizeof(*suffix));
-	if (!suffix) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t k = 0; k < count; k++)
-		suffix[ix[k].i] = !v[ix[k].i][0] || (k > 0 && !strcmp(ix[k].name, ix[k - 1].name));
-	for (size_t at = 0; at < count && r == 0; at++) {
-		char *s;
-		if (!suffix[at])
-			continue;
-		if (asprintf(&s, "%s#%zu", v[at], at + 1) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		free(v[at]);
-		v[at] = s;
-	}
-	free(suffix);
-	if (r < 0)
-		goto out;
-	*names = v;
-	*n = count;
-	v = NULL;
-out:
-	if (v) {
-		for (size_t k = 0; k < count; k++)
-			free(v[k]);
-		free(v);
-	}
-	free(ix);
-	return r;
-}
-
-static int cmp_sorted(const void *a, const void *b, void *arg)
-{
-	char **names = arg;
-	return strcmp(names[*(const size_t *)a], names[*(const size_t *)b]);
-}
-
 int tree_runner_names(struct rfs *fs, char ***names, size_t *n)
 {
-	if (!names_hold(fs)) {
-		free_names(fs);
-		int r = compute_names(fs->doc, &fs->names, &fs->nnames);
-		if (r < 0)
-			return r;
-		fs->names_sorted = malloc(sizeof(size_t) * (fs->nnames ? fs->nnames : 1));
-		if (!fs->names_sorted || fingerprint(fs) < 0) {
-			free_names(fs);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < fs->nnames; i++)
-			fs->names_sorted[i] = i;
-		qsort_r(fs->names_sorted, fs->nnames, sizeof(size_t), cmp_sorted, fs->names);
-		fs->names_doc = fs->doc;
-		fs->names_shape = toml_shape(fs->doc);
-		fs->names_version = toml_version(fs->doc);
-	}
-	*names = fs->names;
-	*n = fs->nnames;
+	const struct name_list *l;
+	struct name_list *tmp;
+	if (fs->names.in_txn)
+		return -EBUSY; /* the list may not match the document */
+	uint32_t a = toml_get(fs->doc, TOML_ROOT, "runners", 7);
+	if (a != TOML_NONE && toml_type_of(fs->doc, a) != TOML_ARRAY)
+		a = TOML_NONE;
+	int rc = names_of(fs, fs->doc, "runners", 7, a, true, &l, &tmp);
+	if (rc < 0)
+		return rc;
+	names_list_free(tmp); /* NULL outside a transaction */
+	*names = l->names;
+	*n = l->n;
 	return 0;
-}
-
-/* The position of the runner whose directory is `name`, or -1. */
-static long find_runner(struct rfs *fs, char **names, size_t n, const char *name)
-{
-	if (names == fs->names && fs->names_sorted) {
-		size_t lo = 0, hi = n;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			int c = strcmp(names[fs->names_sorted[mid]], name);
-			if (c == 0)
-				return (long)fs->names_sorted[mid];
-			if (c < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(names[i], name))
-			return (long)i;
-	return -1;
 }
 
 /* ---- resolving ---- */
 
-static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree_ref *r,
-		      char ***own_names, size_t *own_n);
+static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree_ref *r);
 
 static const struct schema_table *sub_schema(const struct schema_key *sk)
 {
@@ -361,15 +166,22 @@ int tree_resolve(struct rfs *fs, const char *path, struct tree_ref *r)
 
 int tree_resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree_ref *r)
 {
-	char **own_names = NULL;
-	size_t own_n = 0;
-	int rc = resolve_in(fs, d, path, r, &own_names, &own_n);
-	free_list(own_names, own_n);
-	return rc;
+	return resolve_in(fs, d, path, r);
 }
 
-static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree_ref *r,
-		      char ***own_names, size_t *own_n)
+/* Append "/comp" (or "comp" at the root) to r->canon. */
+static int canon_add(struct tree_ref *r, const char *comp)
+{
+	size_t n = strlen(r->canon), c = strlen(comp);
+	if (n + c + 2 > sizeof(r->canon))
+		return -ENAMETOOLONG;
+	if (n)
+		r->canon[n++] = '/';
+	memcpy(r->canon + n, comp, c + 1);
+	return 0;
+}
+
+static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree_ref *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->kind = TK_ROOT;
@@ -390,6 +202,7 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 		comp[clen] = '\0';
 		bool last = !e;
 		size_t plen = (size_t)(p - path) + clen; /* path up to this component */
+		bool canon_done = false;
 
 		if (depth == 0 && !strcmp(comp, CONFIG_NAME)) {
 			if (!last)
@@ -485,41 +298,36 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				r->node = c;
 			}
 		} else if (r->kind == TK_ENTRIES || r->kind == TK_EMPTYDIR) {
-			/* an entry: runners by name, others by position */
+			/* an entry: by the names the array's entries have (names.h) */
 			uint32_t a = r->node, found = TOML_NONE;
 			size_t idx = 0;
-			if (r->runners) {
-				char **names;
-				size_t n;
-				int rc;
-				if (d == fs->doc) {
-					rc = tree_runner_names(fs, &names, &n);
-				} else {
-					rc = *own_names ? 0 : compute_names(d, own_names, own_n);
-					names = *own_names;
-					n = *own_n;
-				}
-				if (rc < 0)
-					return rc;
-				const char *want = comp;
-				for (int tries = 0; tries < 2 && found == TOML_NONE; tries++) {
-					long at = find_runner(fs, names, n, want);
-					if (at >= 0) {
-						idx = (size_t)at;
-						found = toml_at(d, a, idx);
-					}
-					/* a runner renamed under someone's feet keeps
-					 * answering to its old name for a while */
-					char akey[300];
-					snprintf(akey, sizeof(akey), "runners/%s", comp);
-					struct rfs_map_entry *al = rfs_map_get(&fs->aliases, akey);
-					if (!al || !al->val)
-						break;
-					want = al->val;
-				}
-			} else if (a != TOML_NONE && parse_index(comp, &idx)) {
-				found = toml_at(d, a, idx);
+			const struct name_list *l;
+			struct name_list *tmp;
+			int rc = names_of(fs, d, r->canon, strlen(r->canon), a, r->runners, &l, &tmp);
+			if (rc < 0)
+				return rc;
+			long at = names_find(l, comp);
+			if (at < 0 && r->runners) {
+				/* a runner whose `name` was written keeps answering
+				 * to its old name for a while (a shell's cwd) */
+				char akey[300];
+				snprintf(akey, sizeof(akey), "runners/%s", comp);
+				struct rfs_map_entry *al = rfs_map_get(&fs->aliases, akey);
+				if (al && al->val)
+					at = names_find(l, al->val);
 			}
+			if (at >= 0 && a != TOML_NONE) {
+				idx = (size_t)at;
+				found = toml_at(d, a, idx);
+				rc = canon_add(r, l->names[idx]);
+			} else {
+				rc = canon_add(r, comp);
+			}
+			unsigned long next = r->runners ? 0 : names_next(l);
+			names_list_free(tmp);
+			if (rc < 0)
+				return rc;
+			canon_done = true;
 			/* remember the array's key and the table holding it:
 			 * mkdir of a new entry needs them */
 			memcpy(r->akey, r->key, r->klen);
@@ -534,10 +342,10 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				 * index/key */
 				r->kind = TK_MISSING;
 				r->entry = true;
-				r->index = (int)(a == TOML_NONE ? 0 : toml_count(d, a));
+				r->index = (int)next;
 				size_t klen;
 				if (r->runners) {
-					int rc = tree_decode_name(comp, r->key, sizeof(r->key), &klen);
+					rc = tree_decode_name(comp, r->key, sizeof(r->key), &klen);
 					if (rc < 0)
 						return rc;
 					r->klen = klen;
@@ -587,6 +395,11 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				return -ENOENT;
 		} else {
 			return -ENOTDIR;
+		}
+		if (!canon_done) {
+			int rc = canon_add(r, comp);
+			if (rc < 0)
+				return rc;
 		}
 		depth++;
 		if (last)
@@ -1042,22 +855,19 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 		return rc;
 	}
 	case TK_ENTRIES: {
-		size_t i = 0;
-		char **names = NULL;
-		size_t n = 0;
-		if (dir->runners && (rc = tree_runner_names(fs, &names, &n)) < 0)
+		const struct name_list *l;
+		struct name_list *tmp;
+		if ((rc = names_of(fs, d, dir->canon, strlen(dir->canon), dir->node, dir->runners, &l, &tmp)) < 0)
 			return rc;
-		for (uint32_t c = toml_first(d, dir->node); c != TOML_NONE && rc == 0; c = toml_next(d, c), i++) {
+		size_t i = 0;
+		for (uint32_t c = toml_first(d, dir->node); c != TOML_NONE && rc == 0 && i < l->n;
+		     c = toml_next(d, c), i++) {
 			struct tree_ref r = {.kind = TK_TABLE, .node = c, .entry = true, .index = (int)i};
-			if (dir->runners && i < n) {
-				if (strlen(names[i]) > 255)
-					continue; /* no file name can hold it */
-				rc = fill(arg, names[i], &r);
-			} else {
-				snprintf(name, sizeof(name), "%zu", i);
-				rc = fill(arg, name, &r);
-			}
+			if (strlen(l->names[i]) > 255)
+				continue; /* no file name can hold it */
+			rc = fill(arg, l->names[i], &r);
 		}
+		names_list_free(tmp);
 		return rc;
 	}
 	case TK_ROOT:

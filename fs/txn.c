@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "runnerfs/history.h"
+#include "runnerfs/names.h"
 #include "runnerfs/tree.h"
 #include "runnerfs/txn.h"
 
@@ -18,7 +19,7 @@ static void set_document(struct rfs *fs, toml_doc *doc)
 	toml_free(fs->doc);
 	fs->doc = doc;
 	fs->generation++;
-	tree_forget_names(fs);
+	names_replaced(fs);
 }
 
 /* The same bytes again (undo): node ids are a function of the bytes, so
@@ -28,7 +29,6 @@ static void same_document(struct rfs *fs, toml_doc *doc)
 	if (doc != fs->doc)
 		toml_free(fs->doc);
 	fs->doc = doc;
-	tree_forget_names(fs);
 }
 
 /* Read CONFIG and make it the document. */
@@ -185,12 +185,15 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 	toml_doc *work = fs->doc;
 	uint64_t version = toml_version(work);
 	char why[512] = "";
+	fs->names.in_txn++;
 	r = fn(fs, &work, arg, why, sizeof(why));
+	fs->names.in_txn--;
 	bool replaced = work != fs->doc;
 	if (replaced) {
 		/* fn made a new document (a whole-file write) and freed ours */
 		fs->doc = NULL;
 		same_document(fs, work);
+		names_replaced(fs);
 	}
 	if (r < 0) {
 		undo(fs, old, oldlen);

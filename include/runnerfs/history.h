@@ -13,11 +13,19 @@
  *
  *   history_push(fs, old, oldlen, new, newlen)
  *                          our write replaced old by new (new is now the
- *                          document's text); old becomes version 1
+ *                          document's text); old becomes version 1 —
+ *                          unless it came within a burst (each change
+ *                          less than RFS_BURST_MS, or reload_delay if
+ *                          longer, after the one before): then version 1
+ *                          stays the text from before the burst, so one
+ *                          rm -r, cp -r or Ansible run is undone in one
+ *                          step
  *   history_rebase(fs, old, oldlen, new, newlen)
  *                          the document's text changed from old to new
  *                          without our write (CONFIG was changed on disk):
  *                          the versions stay what they were
+ *   history_in_burst(fs)   the last write was a moment ago: the burst
+ *                          it belongs to is still going on
  *   history_text(fs, n, out)
  *                          version n (1-based), appended to out
  *   history_free(fs)
@@ -26,6 +34,7 @@
  * are dropped instead (history is a convenience).
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "runnerfs/buf.h"
@@ -33,6 +42,7 @@
 
 void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
 void history_rebase(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
+bool history_in_burst(struct rfs *fs);
 int history_text(struct rfs *fs, int n, struct buf *out);
 void history_free(struct rfs *fs);
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "runnerfs/commit.h"
+#include "runnerfs/names.h"
 #include "runnerfs/reload.h"
 #include "runnerfs/scratch.h"
 #include "runnerfs/toml.h"
@@ -24,6 +25,7 @@
 #define RFS_TOMBS 16
 #define RFS_REVIVE_SECONDS 30
 #define RFS_BACKUPS_MAX 100
+#define RFS_BURST_MS 2000 /* changes closer than this are one history version */
 
 struct rfs_opts {
 	char *config;      /* CONFIG as given */
@@ -92,6 +94,8 @@ struct rfs {
 
 	struct rfs_version history[RFS_BACKUPS_MAX]; /* [0] newest */
 	int nhistory;
+	struct timespec hist_last; /* the last change of the burst (monotonic) */
+	bool hist_open;            /* history[0] is the burst's: changes join it */
 
 	char *errors[RFS_ERRORS_KEPT]; /* ring, oldest first from errors_head */
 	int errors_head, nerrors;
@@ -119,17 +123,9 @@ struct rfs {
 	int ntombs;
 
 	uint64_t reg_warned_gen; /* invalid DOCKER_AUTH_CONFIG reported for */
-	/* runner directory names of names_doc as it was at names_shape, with
-	 * the `name` value of each runner (node id, raw text at names_raw +
-	 * names_rawoff[i]) to tell whether an in-place edit changed one */
-	const toml_doc *names_doc;
-	uint64_t names_shape, names_version;
-	uint32_t *names_nodes;
-	char *names_raw;
-	size_t *names_rawoff;
-	char **names;
-	size_t *names_sorted; /* positions, by name */
-	size_t nnames;
+	struct rfs_names names;   /* entry names that stay put (names.h) */
+	struct rfs_map fresh;     /* directories mkdir just made (fresh.h) */
+	struct rfs_map fresh_shown;
 };
 
 /* log.c */

@@ -10,7 +10,8 @@
  * knows nothing of FUSE or of how bytes reach the disk.
  *
  * Paths are relative to the mount root, without a leading slash ("" is
- * the root). A tree_ref is valid until the document changes.
+ * the root). A tree_ref is valid until the document changes. Entries of
+ * arrays of tables are named as names.h says.
  */
 
 #include <stdbool.h>
@@ -75,6 +76,9 @@ struct tree_ref {
 	uint32_t runner;
 	char host[256];
 	bool entry;     /* TABLE: an entry of an array of tables */
+	/* the path spelled with the names entries have (names.h): what the
+	 * path given names, also when it came by a runner's old name */
+	char canon[4096];
 };
 
 /* 0, -ENOENT (nothing and no table to put it in), -ENOTDIR, -EINVAL (a
@@ -116,10 +120,8 @@ int tree_store(toml_doc *doc, const struct tree_ref *r, const char *text, size_t
 int tree_precheck(const toml_doc *doc, const struct tree_ref *r, const char *text, size_t len,
 		  char *why, size_t whylen);
 
-/* The dirname of each entry of the root runners array for the current
- * document (cached per generation and toml_version). */
+/* The directory names of the root runners, in document order (names.h);
+ * valid until the next change. Not inside a transaction (-EBUSY). */
 int tree_runner_names(struct rfs *fs, char ***names, size_t *n);
-/* Drop that cache: fs->doc was replaced within a generation. */
-void tree_forget_names(struct rfs *fs);
 
 #endif

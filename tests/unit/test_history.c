@@ -27,12 +27,16 @@ static void set_text(struct rfs *fs, const char *t)
 	fs->doc = d;
 }
 
+/* ours: 1 a write of its own (a new version), 2 a write within the
+ * burst of the one before, 0 an outside change */
 static void change(struct rfs *fs, const char *t, int ours)
 {
 	size_t oldlen;
 	const char *cur = toml_text(fs->doc, &oldlen);
 	char *old = strdup(cur);
 	set_text(fs, t);
+	if (ours == 1)
+		fs->hist_open = false; /* the burst before it is over */
 	if (ours)
 		history_push(fs, old, oldlen, t, strlen(t));
 	else
@@ -79,6 +83,31 @@ static void scenario(void)
 	toml_free(fs.doc);
 }
 
+/* A burst (rm -r: one write per file) is one version; an outside change
+ * ends it. */
+static void bursts(void)
+{
+	struct rfs fs = {0};
+	fs.opt.backups = 5;
+	set_text(&fs, "a = 1\nb = 2\nc = 3\n");
+	change(&fs, "a = 1\nb = 2\nc = 4\n", 1);
+	change(&fs, "b = 2\nc = 4\n", 1);
+	change(&fs, "c = 4\n", 2);
+	change(&fs, "", 2);
+	expect(&fs, 1, "a = 1\nb = 2\nc = 4\n", "a burst of three removals");
+	expect(&fs, 2, "a = 1\nb = 2\nc = 3\n", "before the burst");
+	expect(&fs, 3, NULL, "before the burst");
+	change(&fs, "x = 1\n", 0);
+	change(&fs, "x = 2\n", 2); /* close in time, but after an outside change */
+	expect(&fs, 1, "x = 1\n", "a burst ends at an outside change");
+	expect(&fs, 2, "a = 1\nb = 2\nc = 4\n", "a burst ends at an outside change");
+	change(&fs, "x = 3\n", 2);
+	expect(&fs, 1, "x = 1\n", "a second burst");
+	expect(&fs, 2, "a = 1\nb = 2\nc = 4\n", "a second burst");
+	history_free(&fs);
+	toml_free(fs.doc);
+}
+
 /* a = "..." with random letters, edited at random places */
 static void random_edits(unsigned seed)
 {
@@ -86,6 +115,7 @@ static void random_edits(unsigned seed)
 	struct rfs fs = {0};
 	fs.opt.backups = KEEP;
 	char *model[KEEP + 1] = {0}; /* [0] current, [i] version i */
+	bool open = false;
 	char cur[4096] = "a = \"start\"\n";
 	set_text(&fs, cur);
 	srand(seed);
@@ -109,13 +139,15 @@ static void random_edits(unsigned seed)
 		} /* else: the same text again */
 		char next[4096];
 		snprintf(next, sizeof(next), "a = \"%s\"\n", body);
-		int ours = rand() % 5 != 0;
-		if (ours) {
+		/* 0 outside, 1 a write, 2 a write in the burst of the last */
+		int ours = rand() % 5 == 0 ? 0 : rand() % 3 == 0 ? 2 : 1;
+		if (ours == 1 || (ours == 2 && !open)) {
 			free(model[KEEP]);
 			memmove(&model[2], &model[1], sizeof(model[0]) * (KEEP - 1));
 			model[1] = strdup(cur);
 		}
 		change(&fs, next, ours);
+		open = ours != 0;
 		strcpy(cur, next);
 		for (int v = 1; v <= KEEP; v++)
 			expect(&fs, v, model[v], "random edits");
@@ -129,6 +161,7 @@ static void random_edits(unsigned seed)
 int main(void)
 {
 	scenario();
+	bursts();
 	for (unsigned seed = 1; seed <= 20; seed++)
 		random_edits(seed);
 	printf("%u passed, %u failed\n", n_pass, n_fail);
