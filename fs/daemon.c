@@ -38,6 +38,7 @@ static const struct fuse_opt rfs_opts_spec[] = {
 	RFS_OPT("docker_host=%s", docker_host, 0),
 	RFS_OPT("reload_delay=%d", reload_delay, 0),
 	RFS_OPT("backups=%d", backups, 0),
+	RFS_OPT("burst=%d", burst, 0),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -68,6 +69,8 @@ void daemon_usage(FILE *out)
 	      "                         unix:///var/run/docker.sock)\n"
 	      "  -o reload_delay=MS     quiet time that makes a burst one reload (300)\n"
 	      "  -o backups=N           previous versions kept in .runnerfs/history (5)\n"
+	      "  -o burst=MS            changes closer than this are one version in\n"
+	      "                         .runnerfs/history (2000; 0: one per change)\n"
 	      "  -o ro                  read-only view\n"
 	      "  -o allow_other         let other users in (turns on default_permissions)\n"
 	      "  -f                     stay in the foreground, log to stderr\n"
@@ -182,6 +185,7 @@ int daemon_main(int argc, char **argv)
 	fs.watch_file_wd = -1;
 	fs.opt.backups = 5;
 	fs.opt.reload_delay = 300;
+	fs.opt.burst = RFS_BURST_MS;
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	int ret = 1;
 

@@ -90,7 +90,7 @@ static int merge(struct rfs *fs, const char *old, size_t oldlen, const char *new
 
 static long window(const struct rfs *fs)
 {
-	return fs->opt.reload_delay > RFS_BURST_MS ? fs->opt.reload_delay : RFS_BURST_MS;
+	return fs->opt.burst;
 }
 
 bool history_in_burst(struct rfs *fs)

@@ -44,6 +44,7 @@ struct handle {
 	bool has_mtime; /* utimens while writing: the mtime after the commit */
 	struct timespec mtime;
 	struct scratch_data *sd; /* a scratch file: reads and writes go here */
+	pid_t pid;               /* who opened it (its commit may come at release) */
 	struct handle *prev, *next; /* every open handle, for unmount */
 };
 
@@ -80,6 +81,14 @@ static bool key_name(const struct tree_ref *r);
 static struct rfs *ctx(void)
 {
 	return fuse_get_context()->private_data;
+}
+
+/* The process making the request (fresh.h: what it just made); for a
+ * commit, the one that opened the file (RELEASE comes from no process). */
+static pid_t caller(void)
+{
+	struct rfs *fs = ctx();
+	return fs->committing_pid ? fs->committing_pid : fuse_get_context()->pid;
 }
 
 /* Every operation on the model starts here: one at a time, and with what
@@ -179,6 +188,9 @@ static ino_t path_ino_ref(struct rfs *fs, const char *p, const struct tree_ref *
 	} else if ((r->kind == TK_TABLE || r->kind == TK_ENTRIES) && !r->entry && r->sk && r->pst &&
 		   r->sk >= r->pst->keys && r->sk < r->pst->keys + r->pst->nkeys) {
 		rank = RANK_TABLES + (uint64_t)(r->sk - r->pst->keys);
+	} else if ((r->kind == TK_TABLE || r->kind == TK_ENTRIES) && !r->entry) {
+		/* a table the schema does not know: after the known ones */
+		rank = RANK_TABLES + 0x40000 + (path_hash(fs, p) & 0x3ffff);
 	} else if (r->kind == TK_REGDIR && r->runner != TOML_NONE) {
 		rank = RANK_TABLES - 1; /* after the keys: a copy's environment comes first */
 	} else if (r->kind == TK_TABLE && r->entry && !r->runner_entry) {
@@ -299,7 +311,7 @@ static int attr_of(struct rfs *fs, const char *p, struct stat *st, struct handle
 	int rc = resolve(fs, p, &r);
 	if (rc < 0)
 		return rc;
-	if (!h && fresh_hidden(fs, r.canon))
+	if (!h && fresh_hidden(fs, r.canon, caller()))
 		return -ENOENT; /* a new directory looks empty (fresh.h) */
 	memset(st, 0, sizeof(*st));
 	st->st_uid = fs->uid;
@@ -409,7 +421,7 @@ static int fill(void *arg, const char *name, const struct tree_ref *r)
 {
 	struct fill_arg *a = arg;
 	char p[PATH_MAX];
-	if (!child_path(a->canon, name, p, sizeof(p)) || fresh_hidden(a->fs, p))
+	if (!child_path(a->canon, name, p, sizeof(p)) || fresh_hidden(a->fs, p, caller()))
 		return 0;
 	if (!child_path(a->dir, name, p, sizeof(p)))
 		return 0;
@@ -570,7 +582,7 @@ static int copy_source_text(struct rfs *fs, toml_doc *d, const struct tree_ref *
 {
 	const char *rest;
 	const char *src = (r->kind == TK_MISSING || r->kind == TK_VALUE) && !r->reg && !r->entry
-				  ? fresh_source(fs, r->canon, &rest)
+				  ? fresh_source(fs, r->canon, &rest, caller())
 				  : NULL;
 	if (!src || !strcmp(rest, "/name"))
 		return 1;
@@ -726,7 +738,7 @@ static int runner_name_free(struct rfs *fs, const char *p, const struct runner_a
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if ((long)i != ra->idx && !strcmp(names[i], b.p)) {
-			if (fresh_is(fs, ra->dir)) {
+			if (fresh_is(fs, ra->dir, caller())) {
 				snprintf(copy_of, cn, "runners/%s", names[i]);
 				rc = 1;
 				break;
@@ -783,14 +795,22 @@ static void forget_entry(struct rfs *fs, const struct tree_ref *r)
 }
 
 /* A table that vanished with its last key (a dotted table) stays as an
- * empty directory, so that rm -r can still remove it. */
+ * empty directory, so that rm -r can still remove it — and so do the
+ * dotted tables above it that vanished with it (a.b.c = 1). */
 static void keep_dir(struct rfs *fs, const char *dir)
 {
+	char d[PATH_MAX];
 	struct tree_ref r;
-	if (dir[0] && tree_resolve(fs, dir, &r) == -ENOENT)
-		rfs_map_set(&fs->emptydirs, dir, NULL, NULL);
-	else if (dir[0] && tree_resolve(fs, dir, &r) == 0 && r.kind == TK_MISSING)
-		rfs_map_set(&fs->emptydirs, dir, NULL, NULL);
+	snprintf(d, sizeof(d), "%s", dir);
+	while (d[0]) {
+		int rc = tree_resolve(fs, d, &r);
+		if (rc == 0 && r.kind != TK_MISSING)
+			break;
+		rfs_map_set(&fs->emptydirs, d, NULL, NULL);
+		char up[PATH_MAX];
+		parent_of(d, up, sizeof(up));
+		memcpy(d, up, strlen(up) + 1);
+	}
 }
 
 static int restore_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
@@ -817,7 +837,7 @@ static int commit_text(struct rfs *fs, const char *p, enum tree_kind kind, const
 	size_t olen;
 	if (rn == 1 && tree_decode_name(ra.dir + 8, own, sizeof(own) - 1, &olen) == 0) {
 		/* cp -r A NEW: NEW stays NEW, a copy of A */
-		fresh_set_source(fs, ra.dir, copy_of);
+		fresh_set_source(fs, ra.dir, copy_of, caller());
 		own[olen++] = '\n';
 		a.text = own;
 		a.len = olen;
@@ -865,7 +885,9 @@ static int commit_handle(struct rfs *fs, struct handle *h)
 			reload_now(&fs->reload);
 		}
 	} else {
+		fs->committing_pid = h->pid;
 		rc = commit_text(fs, h->path, h->kind, h->buf.p ? h->buf.p : "", h->buf.len);
+		fs->committing_pid = 0;
 	}
 	if (rc == 0 && h->has_mtime) {
 		/* cp -p, mv, rsync -a set the time before they close */
@@ -931,6 +953,7 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
 		return -ENOMEM;
 	}
 	h->kind = r->kind;
+	h->pid = fuse_get_context()->pid;
 	h->ctl = r->index;
 	h->writable = (flags & O_ACCMODE) != O_RDONLY;
 	h->append = flags & O_APPEND;
@@ -1071,8 +1094,29 @@ static void note_scratch(struct rfs *fs, const char *p, const struct tree_ref *r
 
 /* May a new file named by r be made? Only a key the schema knows for its
  * table (or any key of an open map such as feature_flags). */
+/* What a missing r is in the source of the copy it is in (fresh.h):
+ * true with its ref in *sr. */
+static bool in_copy_source(struct rfs *fs, const struct tree_ref *r, struct tree_ref *sr)
+{
+	const char *rest;
+	const char *src = r->kind == TK_MISSING && !r->reg && !r->entry ? fresh_source(fs, r->canon, &rest, caller())
+									: NULL;
+	char sp[PATH_MAX];
+	return src && snprintf(sp, sizeof(sp), "%s%s", src, rest) < (int)sizeof(sp) &&
+	       tree_resolve(fs, sp, sr) == 0 && sr->kind != TK_MISSING;
+}
+
+static bool copied_key(struct rfs *fs, const struct tree_ref *r)
+{
+	struct tree_ref sr;
+	return in_copy_source(fs, r, &sr) && sr.kind == TK_VALUE;
+}
+
 static int creatable(struct rfs *fs, const char *p, const struct tree_ref *r)
 {
+	struct tree_ref sr;
+	if (in_copy_source(fs, r, &sr) && sr.kind == TK_VALUE)
+		return 0; /* a key the copied runner has, known or not */
 	if (r->kind == TK_MISSING && r->reg && r->klen)
 		return registry_field_name(r->key)
 			       ? 0
@@ -1100,7 +1144,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	bool in_scratch_dir = rc == -ENOENT && scratch_parent(fs, p);
 	if ((rc == 0 || in_scratch_dir) && fs->opt.ro) {
 		rc = -EROFS;
-	} else if (in_scratch_dir || (rc == 0 && r.kind == TK_MISSING && !key_name(&r))) {
+	} else if (in_scratch_dir || (rc == 0 && r.kind == TK_MISSING && !key_name(&r) && !copied_key(fs, &r))) {
 		/* not a key: an editor's or a tool's own file, kept in memory */
 		struct scratch *sc;
 		rc = scratch_add(&fs->scratch, p, SC_FILE, mode, &sc);
@@ -1119,7 +1163,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	} else if (rc == 0 && r.kind != TK_MISSING) {
 		rc = check_open(fs, p, &r, fi->flags | O_TRUNC);
 		if (rc == 0)
-			fresh_show(fs, r.canon); /* made: shown from now on */
+			fresh_show(fs, r.canon, caller()); /* made: shown from now on */
 	} else if (rc == 0) {
 		rc = creatable(fs, p, &r);
 		if (rc == 0)
@@ -1128,7 +1172,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags | O_TRUNC, &h);
 	if (rc == 0)
-		fresh_show(fs, r.canon);
+		fresh_show(fs, r.canon, caller());
 	if (rc == 0 && r.kind == TK_MISSING) {
 		struct timespec one = {1, 0};
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, p);
@@ -1414,6 +1458,17 @@ static int remove_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size
 		}
 	}
 	rc = toml_remove(*work, r.node, &err);
+	if (rc == 0 && r.entry) {
+		/* the last entry of an inline array: `services = []` is no
+		 * array of tables any more, and nothing the tool removing it
+		 * expects to find; it goes too (an empty directory stays) */
+		char arr[PATH_MAX];
+		struct tree_ref ar;
+		parent_of(a->path, arr, sizeof(arr));
+		if (tree_resolve_in(fs, *work, arr, &ar) == 0 && ar.kind == TK_VALUE &&
+		    toml_type_of(*work, ar.node) == TOML_ARRAY && toml_count(*work, ar.node) == 0)
+			rc = toml_remove(*work, ar.node, &err);
+	}
 	if (rc < 0)
 		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
 	return rc;
@@ -1476,6 +1531,25 @@ static int rfs_unlink(const char *path)
 	return rc;
 }
 
+/* Is all that is left in the table at r what mkdir wrote there a moment
+ * ago and nobody has seen (fresh.h)? Then rm -r of it may remove it. */
+static bool only_hidden_left(struct rfs *fs, const struct tree_ref *r)
+{
+	if (!fresh_is(fs, r->canon, caller()))
+		return false;
+	struct buf b = BUF_INIT;
+	bool all = true;
+	for (uint32_t c = toml_first(fs->doc, r->node); c != TOML_NONE && all; c = toml_next(fs->doc, c)) {
+		size_t klen;
+		const char *k = toml_key(fs->doc, c, &klen);
+		buf_reset(&b);
+		all = buf_adds(&b, r->canon) == 0 && buf_addc(&b, '/') == 0 &&
+		      tree_encode_name(k, klen, &b) == 0 && fresh_hidden(fs, b.p, caller());
+	}
+	buf_free(&b);
+	return all;
+}
+
 static int rfs_rmdir(const char *path)
 {
 	struct rfs *fs = ctx();
@@ -1506,7 +1580,7 @@ static int rfs_rmdir(const char *path)
 			break;
 		case TK_TABLE:
 		case TK_ENTRIES:
-			if (toml_count(fs->doc, r.node) > 0) {
+			if (toml_count(fs->doc, r.node) > 0 && !only_hidden_left(fs, &r)) {
 				rc = -ENOTEMPTY;
 				break;
 			}
@@ -1527,7 +1601,7 @@ static int rfs_rmdir(const char *path)
 		case TK_REG: {
 			struct buf f = BUF_INIT;
 			rc = registry_fields(fs->doc, r.runner, r.host, &f);
-			rc = rc < 0 ? rc : f.len ? -ENOTEMPTY : reg_change(fs, p, 'r', NULL);
+			rc = rc < 0 ? rc : f.len && !fresh_is(fs, r.canon, caller()) ? -ENOTEMPTY : reg_change(fs, p, 'r', NULL);
 			buf_free(&f);
 			break;
 		}
@@ -1562,6 +1636,8 @@ static int rfs_rmdir(const char *path)
 struct mkdir_arg {
 	struct tree_ref r;
 	const char *path;
+	struct tree_ref src; /* in a copy: the source's table (fresh.h) */
+	bool copied;         /* its inline text was copied whole */
 };
 
 static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
@@ -1605,7 +1681,18 @@ static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 		}
 		toml_free(before);
 	} else {
-		rc = toml_add_table(*work, r->parent, r->key, r->klen, &err);
+		size_t rl;
+		const char *raw = a->src.kind == TK_TABLE && a->src.node != TOML_NONE
+					  ? toml_raw(*work, a->src.node, &rl)
+					  : NULL;
+		char *copy = raw ? strndup(raw, rl) : NULL;
+		if (copy) {
+			rc = toml_insert_raw(*work, r->parent, r->key, r->klen, copy, rl, &err);
+			a->copied = rc == 0;
+			free(copy);
+		} else {
+			rc = toml_add_table(*work, r->parent, r->key, r->klen, &err);
+		}
 	}
 	if (rc < 0)
 		snprintf(why, n, "%s", err.msg[0] ? err.msg : strerror(-rc));
@@ -1618,7 +1705,7 @@ static bool in_fresh_runner(struct rfs *fs, const char *reg)
 	char d[PATH_MAX], runner[PATH_MAX];
 	parent_of(reg, d, sizeof(d));
 	parent_of(d, runner, sizeof(runner));
-	return !strncmp(runner, "runners/", 8) && fresh_is(fs, runner);
+	return !strncmp(runner, "runners/", 8) && fresh_is(fs, runner, caller());
 }
 
 static int rfs_mkdir(const char *path, mode_t mode)
@@ -1638,6 +1725,13 @@ static int rfs_mkdir(const char *path, mode_t mode)
 	parent_of(p, dir, sizeof(dir));
 	if (scratch_get(&fs->scratch, p)) {
 		rc = -EEXIST;
+	} else if (rc == 0 && !fs->opt.ro && in_copy_source(fs, r, &a.src) &&
+		   (a.src.kind == TK_TABLE || a.src.kind == TK_EMPTYDIR)) {
+		/* a table of the runner being copied, known or not; an inline
+		 * one is copied whole and looks empty until cp fills it */
+		rc = txn_run(fs, p, mkdir_fn, &a);
+		if (rc == 0 && a.copied)
+			fresh_made(fs, r->canon, caller());
 	} else if ((rc == -ENOENT && scratch_parent(fs, p)) ||
 		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->reg && !r->sk &&
 		    r->parent != TOML_NONE)) {
@@ -1652,20 +1746,20 @@ static int rfs_mkdir(const char *path, mode_t mode)
 		rc = rfs_error(fs, -EINVAL, p, "not a valid name: write / as %%2F, %% as %%25, # as %%23");
 	else if (rc == 0 && fs->opt.ro)
 		rc = -EROFS;
-	else if (rc == 0 && r->kind != TK_MISSING && fresh_hidden(fs, r->canon)) {
+	else if (rc == 0 && r->kind != TK_MISSING && fresh_hidden(fs, r->canon, caller())) {
 		/* made again by the tool filling a new directory (fresh.h) */
-		fresh_show(fs, r->canon);
-		if (r->kind == TK_REG || r->kind == TK_REGDIR)
-			fresh_made(fs, r->canon); /* and what is in it, in turn */
+		fresh_show(fs, r->canon, caller());
+		if (tree_is_dir(r))
+			fresh_made(fs, r->canon, caller()); /* and what is in it, in turn */
 		rc = tree_is_dir(r) ? 0 : -EEXIST;
 	} else if (rc == 0 && r->kind == TK_REG && in_fresh_runner(fs, r->canon)) {
-		fresh_made(fs, r->canon); /* it came with the copied environment */
+		fresh_made(fs, r->canon, caller()); /* it came with the copied environment */
 	} else if (rc == 0 && r->kind != TK_MISSING)
 		rc = rfs_error(fs, -EEXIST, p, "it already exists");
 	else if (rc == 0 && r->reg && !r->klen) {
 		rc = reg_change(fs, p, 'a', NULL);
 		if (rc == 0)
-			fresh_made(fs, r->canon);
+			fresh_made(fs, r->canon, caller());
 	}
 	else if (rc == 0 && r->reg)
 		rc = rfs_error(fs, -ENOTDIR, p, "a registry holds username, password and auth");
@@ -1689,9 +1783,9 @@ static int rfs_mkdir(const char *path, mode_t mode)
 			char cdir[PATH_MAX];
 			parent_of(r->canon, cdir, sizeof(cdir));
 			names_appended(fs, cdir, r->canon + strlen(cdir) + (cdir[0] ? 1 : 0));
-			fresh_show(fs, r->canon);
+			fresh_show(fs, r->canon, caller());
 			if (r->runners)
-				fresh_made(fs, r->canon);
+				fresh_made(fs, r->canon, caller());
 		}
 	} else if (rc == 0) {
 		const struct schema_key *sk = r->sk;
@@ -1711,7 +1805,7 @@ static int rfs_mkdir(const char *path, mode_t mode)
 	}
 	if (rc == 0) {
 		touch(fs, dir);
-		fresh_show(fs, r->canon);
+		fresh_show(fs, r->canon, caller());
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return rc;

@@ -231,7 +231,10 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				return -ENOENT;
 			r->kind = TK_HISTFILE;
 			r->index = (int)n;
-		} else if (r->kind == TK_ROOT || r->kind == TK_TABLE) {
+		} else if (r->kind == TK_ROOT || r->kind == TK_TABLE ||
+			   (r->kind == TK_EMPTYDIR && !r->entries_dir)) {
+			/* (an empty table that vanished with its last key holds
+			 * only other such tables) */
 			size_t klen;
 			int rc = tree_decode_name(comp, r->key, sizeof(r->key), &klen);
 			if (rc == -EINVAL && last) {
@@ -272,6 +275,7 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 					r->kind = TK_EMPTYDIR;
 					r->node = TOML_NONE;
 					r->runners = runners;
+					r->entries_dir = runners || (sk && sk->kind == SK_ENTRIES);
 					r->st = sub_schema(sk);
 					tk = sk;
 				} else if (last) {
@@ -817,7 +821,7 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 		}
 		return rc;
 	case TK_EMPTYDIR:
-		return 0;
+		goto emptydirs;
 	case TK_REGDIR: {
 		struct buf hosts = BUF_INIT, enc = BUF_INIT;
 		size_t n;
@@ -904,6 +908,7 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 		rc = fill(arg, b.p, &r);
 	}
 	buf_free(&b);
+emptydirs:;
 	/* empty directories made by mkdir */
 	size_t plen = strlen(path);
 	for (size_t i = 0; i < fs->emptydirs.n && rc == 0; i++) {

@@ -218,7 +218,13 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 		return rfs_error(fs, r, path, "could not write %s: %s; it is unchanged", fs->disk.path,
 				 strerror(-r));
 	}
+	/* a whole-file write (an undo, Ansible's copy) is a version of its
+	 * own: undoing it gives back what it replaced */
+	if (replaced)
+		fs->hist_open = false;
 	history_push(fs, old, oldlen, new, newlen);
+	if (replaced)
+		fs->hist_open = false;
 	free(old);
 	fs->generation++;
 	reload_changed(&fs->reload);

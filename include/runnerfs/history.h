@@ -15,8 +15,9 @@
  *                          our write replaced old by new (new is now the
  *                          document's text); old becomes version 1 —
  *                          unless it came within a burst (each change
- *                          less than RFS_BURST_MS, or reload_delay if
- *                          longer, after the one before): then version 1
+ *                          less than burst= ms after the one before; a
+ *                          whole-file write is a burst of its own,
+ *                          fs->hist_open = false around it): then version 1
  *                          stays the text from before the burst, so one
  *                          rm -r, cp -r or Ansible run is undone in one
  *                          step

@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "runnerfs/commit.h"
+#include "runnerfs/fresh.h"
+#include "runnerfs/map.h"
 #include "runnerfs/names.h"
 #include "runnerfs/reload.h"
 #include "runnerfs/scratch.h"
@@ -25,7 +27,8 @@
 #define RFS_TOMBS 16
 #define RFS_REVIVE_SECONDS 30
 #define RFS_BACKUPS_MAX 100
-#define RFS_BURST_MS 2000 /* changes closer than this are one history version */
+#define RFS_BURST_MS 2000 /* default burst= */
+#define RFS_FRESH_MS 3000 /* a new directory looks empty this long (fresh.h) */
 
 struct rfs_opts {
 	char *config;      /* CONFIG as given */
@@ -33,6 +36,7 @@ struct rfs_opts {
 	char *docker_host;
 	int reload_delay;  /* ms */
 	int backups;
+	int burst;         /* ms: closer changes are one history version */
 	bool ro;
 	bool foreground;
 	bool debug;
@@ -49,18 +53,6 @@ struct rfs_version {
 	char *bytes;     /* ... is replaced by these */
 	size_t nbytes;
 	struct timespec when;
-};
-
-/* A small string-keyed table: per-path facts that outlive a document
- * (mtimes, name aliases, empty directories). */
-struct rfs_map_entry {
-	char *key;
-	struct timespec ts;
-	char *val;
-};
-struct rfs_map {
-	struct rfs_map_entry *v;
-	size_t n, cap;
 };
 
 /* A key removed by the last change: if the same key is made again before
@@ -124,8 +116,8 @@ struct rfs {
 
 	uint64_t reg_warned_gen; /* invalid DOCKER_AUTH_CONFIG reported for */
 	struct rfs_names names;   /* entry names that stay put (names.h) */
-	struct rfs_map fresh;     /* directories mkdir just made (fresh.h) */
-	struct rfs_map fresh_shown;
+	struct rfs_fresh fresh;   /* directories mkdir just made (fresh.h) */
+	pid_t committing_pid;     /* ops.c: the opener of the file being committed */
 };
 
 /* log.c */
@@ -137,12 +129,5 @@ void rfs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * must not contain secret values. */
 int rfs_error(struct rfs *fs, int err, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-
-/* map.c */
-struct rfs_map_entry *rfs_map_get(struct rfs_map *m, const char *key);
-int rfs_map_set(struct rfs_map *m, const char *key, const struct timespec *ts, const char *val);
-void rfs_map_del(struct rfs_map *m, const char *key);
-void rfs_map_del_prefix(struct rfs_map *m, const char *prefix);
-void rfs_map_free(struct rfs_map *m);
 
 #endif

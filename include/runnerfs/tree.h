@@ -76,6 +76,7 @@ struct tree_ref {
 	uint32_t runner;
 	char host[256];
 	bool entry;     /* TABLE: an entry of an array of tables */
+	bool entries_dir; /* EMPTYDIR: of an array of tables (else a table) */
 	/* the path spelled with the names entries have (names.h): what the
 	 * path given names, also when it came by a runner's old name */
 	char canon[4096];

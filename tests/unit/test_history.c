@@ -62,6 +62,7 @@ static void scenario(void)
 {
 	struct rfs fs = {0};
 	fs.opt.backups = 3;
+	fs.opt.burst = 60000;
 	set_text(&fs, "a = \"one\"\n");
 	change(&fs, "a = \"two\"\n", 1);
 	change(&fs, "a = \"two\"\nb = 3\n", 1);
@@ -89,6 +90,7 @@ static void bursts(void)
 {
 	struct rfs fs = {0};
 	fs.opt.backups = 5;
+	fs.opt.burst = 60000;
 	set_text(&fs, "a = 1\nb = 2\nc = 3\n");
 	change(&fs, "a = 1\nb = 2\nc = 4\n", 1);
 	change(&fs, "b = 2\nc = 4\n", 1);
@@ -114,6 +116,7 @@ static void random_edits(unsigned seed)
 	enum { KEEP = 5, ROUNDS = 400 };
 	struct rfs fs = {0};
 	fs.opt.backups = KEEP;
+	fs.opt.burst = 60000;
 	char *model[KEEP + 1] = {0}; /* [0] current, [i] version i */
 	bool open = false;
 	char cur[4096] = "a = \"start\"\n";

@@ -1,0 +1,462 @@
+"""Issue 12: directory commands on runners, tables and entries — rm -r, mv,
+cp -r — hit exactly the item named, exit as rename(2)/mkdir(2) would on a
+real filesystem, and lose nothing; a burst of changes is one history
+version. Each numbered case of the issue has a test; then property tests
+over every fixture and a randomized test against a model."""
+
+import os
+import random
+import shutil
+import subprocess
+
+import pytest
+
+from tools import tmount  # noqa: F401 (a fixture)
+from rfs import FIXTURES, fixture, runner_dir_names, single_deletion, toml_loads
+
+DUP = b"""concurrent = 4
+check_interval = 0
+
+[session_server]
+  session_timeout = 1800
+
+[[runners]]
+  name = "ci-host-01"
+  url = "https://gitlab.example.com"
+  id = 1
+  token = "glrt-aaa"
+  executor = "docker"
+  [runners.docker]
+    image = "alpine:3"
+    pull_policy = ["always"]
+    [[runners.docker.services]]
+      name = "postgres"
+    [[runners.docker.services]]
+      name = "redis"
+    [[runners.docker.services]]
+      name = "mysql"
+
+[[runners]]
+  name = "ci-host-01"
+  url = "https://gitlab.example.com"
+  id = 2
+  token = "glrt-bbb"
+  executor = "shell"
+
+[[runners]]
+  name = "ci-host-01"
+  url = "https://gitlab.example.com"
+  id = 3
+  token = "glrt-ccc"
+  executor = "shell"
+"""
+
+NAMELESS = b"""concurrent = 1
+
+[[runners]]
+  url = "https://gitlab.example.com"
+  id = 1
+
+[[runners]]
+  url = "https://gitlab.example.com"
+  id = 2
+
+[[runners]]
+  url = "https://gitlab.example.com"
+  id = 3
+"""
+
+REG = b"""concurrent = 2
+
+[[runners]]
+  name = "a"
+  url = "https://gitlab.example.com"
+  token = "glrt-aaa"
+  executor = "docker"
+  environment = ["DOCKER_AUTH_CONFIG={\\"auths\\":{\\"registry.example.com\\":{\\"auth\\":\\"ZGVwbG95OnMzY3JldA==\\"}}}", "FOO=bar"]
+  [runners.docker]
+    image = 'alpine:3'
+    pull_policy = ["always"]
+    volumes = ["/cache", "/certs"]
+    [[runners.docker.services]]
+      name = "postgres"
+    [[runners.docker.services]]
+      name = "redis"
+
+[[runners]]
+  name = "b"
+  url = "https://gitlab.example.com"
+  token = "glrt-bbb"
+  executor = "shell"
+"""
+
+
+def nan_safe(v):
+    """The value with each nan made a string (a nan is not equal to itself)."""
+    if isinstance(v, float) and v != v:
+        return "nan"
+    if isinstance(v, dict):
+        return {k: nan_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [nan_safe(x) for x in v]
+    return v
+
+
+def runners_of(data):
+    return nan_safe(toml_loads(data).get("runners", []))
+
+
+def fails(m, cmd):
+    r = m.sh(cmd, check=False)
+    assert r.returncode != 0, "`%s` succeeded; it must fail" % cmd
+    return r.stderr.decode(errors="replace")
+
+
+# ---- the numbered cases of the issue ------------------------------------
+
+def test_1_mv_onto_an_existing_runner_fails_and_keeps_both(runnerfs):
+    m = runnerfs(REG)
+    err = fails(m, "mv runners/a runners/b")
+    assert "Operation not permitted" in err, err
+    err = fails(m, "mv -T runners/a runners/b")
+    assert "not empty" in err or "exists" in err, err
+    assert m.read_config() == REG
+    assert m.listdir("runners") == {"a", "b"}
+    assert not os.path.exists(m.path("runners/b/a"))
+    assert any("runners/b" in line for line in m.errors())
+
+
+def test_2_a_table_keeps_its_name(runnerfs):
+    m = runnerfs(REG)
+    err = fails(m, "mv runners/a/docker runners/a/docker.bak")
+    assert "Operation not permitted" in err and "subdirectory" not in err, err
+    assert m.read_config() == REG
+    assert "docker" in m.listdir("runners/a") and "docker.bak" not in m.listdir("runners/a")
+    assert any("docker is a table and keeps its name" in line for line in m.errors())
+    m.sh("echo ruby:3 > runners/a/docker/image")
+    assert b"image = 'ruby:3'" in m.read_config()
+    fails(m, "mkdir runners/a/docker")  # it is there, not shadowed
+
+
+def test_3_rm_r_of_a_runner_sharing_its_name(runnerfs):
+    m = runnerfs(DUP)
+    assert m.listdir("runners") == {"ci-host-01", "ci-host-01#2", "ci-host-01#3"}
+    m.sh("rm -r runners/ci-host-01")
+    after = m.read_config()
+    assert runners_of(after) == runners_of(DUP)[1:]
+    single_deletion(DUP, after)  # one contiguous block went, nothing else
+    assert m.listdir("runners") == {"ci-host-01#2", "ci-host-01#3"}
+
+
+def test_3_ansible_and_python_remove_the_runner_named(runnerfs):
+    m = runnerfs(DUP)
+    shutil.rmtree(m.path("runners/ci-host-01#2"))
+    assert [r["id"] for r in runners_of(m.read_config())] == [1, 3]
+    m.sh("find runners/ci-host-01 -delete")
+    assert [r["id"] for r in runners_of(m.read_config())] == [3]
+
+
+def test_4_entries_keep_their_numbers_while_rm_runs(runnerfs):
+    m = runnerfs(DUP)
+    m.sh("rm -r runners/ci-host-01/docker/services/0 runners/ci-host-01/docker/services/1")
+    assert runners_of(m.read_config())[0]["docker"]["services"] == [{"name": "mysql"}]
+    assert m.listdir("runners/ci-host-01/docker/services") == {"2"}
+    m.sh("mkdir runners/ci-host-01/docker/services/3 && echo redis > runners/ci-host-01/docker/services/3/name")
+    assert runners_of(m.read_config())[0]["docker"]["services"] == [{"name": "mysql"}, {"name": "redis"}]
+
+
+def test_4_nameless_runners(runnerfs):
+    m = runnerfs(NAMELESS)
+    assert m.listdir("runners") == {"#1", "#2", "#3"}
+    m.sh("rm -r 'runners/#1' 'runners/#2'")
+    assert [r["id"] for r in runners_of(m.read_config())] == [3]
+    assert m.listdir("runners") == {"#3"}
+
+
+@pytest.mark.parametrize("fx", ["01-register-docker.toml", "07-services-inline-dotted.toml",
+                                "08-autoscaler-machine.toml"])
+def test_5_rm_r_of_runners_holding_arrays_of_tables(runnerfs, fx):
+    data = fixture(fx)
+    names = runner_dir_names(runners_of(data))
+    for i, name in enumerate(names):
+        m = runnerfs(data)
+        m.sh("rm -r runners/%s" % sh_quote(name))
+        after = m.read_config()
+        want = runners_of(data)[:i] + runners_of(data)[i + 1:]
+        assert runners_of(after) == want, name
+        assert b"[[runners]]" not in single_deletion(data, after).replace(b"[[runners]]", b"", 1)
+        m.stop()
+
+
+def test_6_one_rm_r_is_one_history_version(runnerfs):
+    m = runnerfs(fixture("01-register-docker.toml"))
+    before = m.read_config()
+    name = runner_dir_names(runners_of(before))[0]
+    m.sh("rm -r runners/%s" % sh_quote(name))
+    assert m.listdir(".runnerfs/history") == {"1"}
+    assert m.read(".runnerfs/history/1") == before
+    m.sh("cp .runnerfs/history/1 config.toml")
+    assert m.read_config() == before
+
+
+def test_6_undo_of_the_undo(runnerfs):
+    m = runnerfs(REG)
+    m.sh("rm -r runners/b")
+    gone = m.read_config()
+    m.sh("cp .runnerfs/history/1 config.toml")
+    assert m.read_config() == REG
+    assert m.read(".runnerfs/history/1") == gone
+
+
+def test_7_cp_r_of_a_runner(runnerfs):
+    m = runnerfs(REG)
+    m.sh("cp -r runners/a runners/c && cp -a runners/a runners/d")
+    after = m.read_config()
+    rs = runners_of(after)
+    for r, name in zip(rs[2:], "cd"):
+        want = dict(rs[0], name=name)
+        assert r == want
+    # the same bytes, key order and syntax: only the name differs
+    blocks = after.split(b"[[runners]]\n")
+    assert blocks[3] == blocks[1].replace(b'name = "a"', b'name = "c"')
+    assert blocks[4].rstrip(b"\n") == blocks[1].replace(b'name = "a"', b'name = "d"').rstrip(b"\n")
+    assert m.listdir(".runnerfs/history") == {"1"}
+    assert m.read(".runnerfs/history/1") == REG
+
+
+def test_8_cp_r_of_a_registry(runnerfs):
+    m = runnerfs(REG)
+    m.sh("cp -a runners/a/registries/registry.example.com runners/b/registries/")
+    assert m.read("runners/b/registries/registry.example.com/username") == b"deploy\n"
+    assert m.read("runners/b/registries/registry.example.com/password") == b"s3cret\n"
+    env = runners_of(m.read_config())[1]["environment"]
+    assert env == ['DOCKER_AUTH_CONFIG={"auths":{"registry.example.com":{"auth":"ZGVwbG95OnMzY3JldA=="}}}']
+
+
+def test_9_names_stay_while_a_loop_walks(runnerfs):
+    m = runnerfs(DUP)
+    m.sh("i=0; for d in runners/*; do i=$((i+1)); test -d \"$d\" || exit 1; "
+         "mv \"$d\" runners/n$i || exit 1; done")
+    assert m.listdir("runners") == {"n1", "n2", "n3"}
+    assert [r["name"] for r in runners_of(m.read_config())] == ["n1", "n2", "n3"]
+
+
+def test_9_a_removed_name_key_keeps_the_directory(runnerfs):
+    m = runnerfs(DUP)
+    m.sh("rm runners/ci-host-01/name")
+    assert m.listdir("runners") == {"ci-host-01", "ci-host-01#2", "ci-host-01#3"}
+    m.sh("echo 5 > runners/ci-host-01/limit")
+    assert runners_of(m.read_config())[0]["limit"] == 5
+
+
+def test_10_name_and_mv_agree(runnerfs):
+    m = runnerfs(REG)
+    before = list(m.errors())
+    err = fails(m, "echo b > runners/a/name")
+    assert "File exists" in err, err
+    m.wait_error(before, "runners/a/name", "another runner")
+    assert m.read_config() == REG
+    m.sh("echo a > runners/a/name")  # its own name: nothing to do
+    m.sh("echo z > runners/a/name")
+    assert m.listdir("runners") == {"z", "b"}
+    assert runners_of(m.read_config())[0]["name"] == "z"
+
+
+def test_11_unknown_directories_are_directories(runnerfs):
+    m = runnerfs(REG)
+    m.sh("mkdir runners/a/typo-dir && touch runners/a/typo-dir/x")
+    assert m.listdir("runners/a/typo-dir") == {"x"}
+    m.sh("rm -r runners/a/typo-dir")
+    assert "typo-dir" not in m.listdir("runners/a")
+    if shutil.which("git"):
+        m.sh("git init -q . && ls .git/HEAD && rm -rf .git")
+        assert ".git" not in m.listdir()
+    assert m.read_config() == REG
+
+
+# ---- every item of every fixture ----------------------------------------
+
+def sh_quote(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def items(data):
+    """(path in the mount, tomllib path) of every runner, table and entry."""
+    out = []
+    doc = toml_loads(data)
+
+    def walk(table, rel, tpath):
+        for k, v in table.items():
+            if k == "registries" or "/" in k or "%" in k or "#" in k or k in (".", ".."):
+                continue
+            p = rel + "/" + k if rel else k
+            if isinstance(v, dict):
+                out.append((p, tpath + [k]))
+                walk(v, p, tpath + [k])
+            elif isinstance(v, list) and v and all(isinstance(e, dict) for e in v):
+                for i, e in enumerate(v):
+                    out.append((p + "/" + str(i), tpath + [k, i]))
+                    walk(e, p + "/" + str(i), tpath + [k, i])
+    names = runner_dir_names(doc.get("runners", []))
+    walk({k: v for k, v in doc.items() if k != "runners"}, "", [])
+    for i, (r, name) in enumerate(zip(doc.get("runners", []), names)):
+        out.append(("runners/" + name, ["runners", i]))
+        walk(r, "runners/" + name, ["runners", i])
+    return out
+
+
+def prune(d, tpath):
+    """d without the tables above tpath that are left empty: a table
+    written only as dotted keys (machine.shutdown_drain.x = 1) goes with
+    its last key, one with a [header] stays; both are right."""
+    for depth in range(len(tpath) - 1, 0, -1):
+        t = d
+        for k in tpath[:depth - 1]:
+            if not isinstance(t, (dict, list)):
+                return d
+            try:
+                t = t[k]
+            except (KeyError, IndexError):
+                break
+        else:
+            k = tpath[depth - 1]
+            if isinstance(t, dict) and t.get(k) in ({}, []):
+                del t[k]
+    return d
+
+
+def without(doc, tpath):
+    import copy
+    d = copy.deepcopy(doc)
+    t = d
+    for k in tpath[:-1]:
+        t = t[k]
+    del t[tpath[-1]]
+    # an array of tables left with no entry is no array at all
+    if len(tpath) >= 2:
+        up = d
+        for k in tpath[:-2]:
+            up = up[k]
+        if isinstance(up[tpath[-2]], list) and not up[tpath[-2]]:
+            del up[tpath[-2]]
+    return d
+
+
+FIXTURE_FILES = sorted(p.name for p in FIXTURES.glob("*.toml"))
+
+
+@pytest.mark.parametrize("fx", FIXTURE_FILES)
+def test_rm_r_of_every_item(runnerfs, fx):
+    data = fixture(fx)
+    doc = toml_loads(data)
+    its = items(data)
+    if not its:
+        pytest.skip("no tables in %s" % fx)
+    m = runnerfs(data)
+    for path, tpath in its:
+        m.sh("cp .runnerfs/history/1 config.toml" if m.read_config() != data else "true")
+        assert m.read_config() == data
+        r = m.sh("rm -r %s" % sh_quote(path), check=False)
+        assert r.returncode == 0, (path, r.stderr)
+        after = m.read_config()
+        assert prune(nan_safe(toml_loads(after)), tpath) == prune(nan_safe(without(doc, tpath)), tpath), path
+        assert os.path.exists(m.path(path)) is False or not path.split("/")[-1].isdigit(), path
+
+
+@pytest.mark.parametrize("fx", FIXTURE_FILES)
+def test_mv_and_cp_of_every_runner(runnerfs, fx):
+    data = fixture(fx)
+    rs = runners_of(data)
+    if not rs:
+        pytest.skip("no runners in %s" % fx)
+    m = runnerfs(data, options=["burst=0"])
+    for i, name in enumerate(runner_dir_names(rs)):
+        m.sh("mv runners/%s runners/moved-away" % sh_quote(name))
+        got = runners_of(m.read_config())
+        assert got[i] == dict(rs[i], name="moved-away")
+        m.sh("mv runners/moved-away runners/%s" % sh_quote(name))
+        got = runners_of(m.read_config())
+        if "name" in rs[i] and "#" not in name:
+            assert got[i] == rs[i]
+        m.sh("cp .runnerfs/history/2 config.toml")
+        assert m.read_config() == data
+    for i, name in enumerate(runner_dir_names(rs)):
+        if "name" not in rs[i] or "#" in name:
+            continue
+        r = m.sh("cp -r runners/%s runners/the-copy" % sh_quote(name), check=False)
+        assert r.returncode == 0, (name, r.stderr)
+        got = runners_of(m.read_config())
+        assert got[:len(rs)] == rs, name
+        assert got[len(rs)] == dict(rs[i], name="the-copy"), name
+        m.sh("rm -r runners/the-copy")
+        assert runners_of(m.read_config()) == rs
+
+
+# ---- random directory operations against a model ------------------------
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_directory_operations(runnerfs, seed):
+    rnd = random.Random(seed)
+    data = fixture("01-register-docker.toml")
+    m = runnerfs(data, options=["burst=0"])
+    model = toml_loads(data)
+    names = runner_dir_names(model.get("runners", []))  # the model's own names
+    services = {}  # runner name -> names of its services entries
+    fresh = 0
+    for step in range(25):
+        op = rnd.choice(["rm", "cp", "mv", "mkdir", "rm-entry", "edit"])
+        rs = model.setdefault("runners", [])
+        if not rs:
+            op = "mkdir"
+        i = rnd.randrange(len(rs)) if rs else 0
+        fresh += 1
+        new = "r%d" % fresh
+        if op == "rm":
+            m.sh("rm -r runners/%s" % sh_quote(names[i]))
+            del rs[i]
+            services.pop(names.pop(i), None)
+        elif op == "cp" and "#" not in names[i] and "name" in rs[i]:
+            m.sh("cp -r runners/%s runners/%s" % (sh_quote(names[i]), new))
+            rs.append(dict(rs[i], name=new))
+            names.append(new)
+            if names[i] in services:
+                services[new] = [str(k) for k in range(len(services[names[i]]))]
+        elif op == "mv":
+            m.sh("mv runners/%s runners/%s" % (sh_quote(names[i]), new))
+            rs[i]["name"] = new
+            services[new] = services.pop(names[i], None) or []
+            if not services[new]:
+                del services[new]
+            names[i] = new
+        elif op == "mkdir":
+            m.sh("mkdir runners/%s && echo https://x.example.com > runners/%s/url" % (new, new))
+            rs.append({"name": new, "url": "https://x.example.com"})
+            names.append(new)
+        elif op == "rm-entry":
+            sv = rs[i].get("docker", {}).get("services")
+            if not sv:
+                continue
+            ent = services.setdefault(names[i], [str(k) for k in range(len(sv))])
+            k = rnd.randrange(len(sv))
+            m.sh("rm -r runners/%s/docker/services/%s" % (sh_quote(names[i]), ent[k]))
+            del sv[k]
+            del ent[k]
+            if not sv:
+                del rs[i]["docker"]["services"]
+                m.sh("rmdir runners/%s/docker/services" % sh_quote(names[i]))
+        else:
+            m.sh("echo %d > runners/%s/limit" % (step, sh_quote(names[i])))
+            rs[i]["limit"] = step
+        if not rs:
+            model.pop("runners")
+        assert toml_loads(m.read_config()) == model, (step, op)
+        assert m.listdir("runners") == set(names), (step, op)
+
+
+def test_ansible_file_absent_removes_the_runner_named(tmount, tmp_path):
+    from tools import need, playbook
+    need("ansible-playbook")
+    t = tmount(DUP)
+    cmd = playbook(t, tmp_path, [{"file": {"path": str(t.path("runners/ci-host-01#2")), "state": "absent"}}])
+    t.sh(cmd)
+    assert [r["id"] for r in runners_of(t.read_config())] == [1, 3]
