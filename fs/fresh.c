@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * New directories look empty to the tool that fills them (fresh.h).
+ * New directories look empty to the tool copying into them (fresh.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,19 @@ static long ms_since(const struct timespec *t)
 	struct timespec n;
 	now(&n);
 	return (n.tv_sec - t->tv_sec) * 1000 + (n.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* What kind of directory a copy can be made of: 1 a runner
+ * ("runners/X"), 2 a registry (".../registries/HOST"), 0 neither. */
+static int kind_of(const char *dir)
+{
+	if (!strncmp(dir, "runners/", 8) && dir[8] && !strchr(dir + 8, '/'))
+		return 1;
+	const char *slash = strrchr(dir, '/');
+	size_t up = slash ? (size_t)(slash - dir) : 0;
+	if (slash && up >= 10 && !strncmp(slash - 10, "registries", 10) && (up == 10 || slash[-11] == '/'))
+		return 2;
+	return 0;
 }
 
 static void drop(struct rfs *fs, size_t i)
@@ -51,39 +64,81 @@ static struct fresh_dir *find(struct rfs *fs, const char *dir, size_t len, pid_t
 	return NULL;
 }
 
-void fresh_made(struct rfs *fs, const char *dir, pid_t pid)
+static void set_src(struct fresh_dir *f, const char *src)
+{
+	char *copy = strdup(src);
+	if (copy) {
+		free(f->src);
+		f->src = copy;
+	}
+}
+
+void fresh_made(struct rfs *fs, const char *dir, pid_t pid, const char *src)
 {
 	struct fresh_dir *f = find(fs, dir, strlen(dir), pid);
-	if (f) {
-		now(&f->last);
+	if (!f) {
+		if (fs->fresh.n == fs->fresh.cap) {
+			size_t cap = fs->fresh.cap ? fs->fresh.cap * 2 : 8;
+			struct fresh_dir *v = realloc(fs->fresh.v, cap * sizeof(*v));
+			if (!v)
+				return; /* then it is an ordinary directory: cp may complain */
+			fs->fresh.v = v;
+			fs->fresh.cap = cap;
+		}
+		char *copy = strdup(dir);
+		if (!copy)
+			return;
+		rfs_map_del_prefix(&fs->fresh.shown, dir);
+		f = &fs->fresh.v[fs->fresh.n++];
+		*f = (struct fresh_dir){.dir = copy, .pid = pid};
+	}
+	now(&f->last);
+	/* cp -r reads the source right after its mkdir, shutil.copytree
+	 * right before: a directory of the same kind that this process
+	 * listed a moment ago is what it copies */
+	const struct fresh_list *l = &fs->fresh.listed;
+	if (!src && l->dir && l->pid == pid && ms_since(&l->when) < RFS_FRESH_MS &&
+	    kind_of(l->dir) == kind_of(dir) && kind_of(dir) && strcmp(l->dir, dir))
+		src = l->dir;
+	if (src)
+		set_src(f, src);
+}
+
+void fresh_listed(struct rfs *fs, const char *dir, pid_t pid)
+{
+	if (!kind_of(dir))
 		return;
-	}
-	if (fs->fresh.n == fs->fresh.cap) {
-		size_t cap = fs->fresh.cap ? fs->fresh.cap * 2 : 8;
-		struct fresh_dir *v = realloc(fs->fresh.v, cap * sizeof(*v));
-		if (!v)
-			return; /* then it is an ordinary directory: cp may complain */
-		fs->fresh.v = v;
-		fs->fresh.cap = cap;
-	}
+	struct fresh_list *l = &fs->fresh.listed;
 	char *copy = strdup(dir);
 	if (!copy)
 		return;
-	rfs_map_del_prefix(&fs->fresh.shown, dir);
-	f = &fs->fresh.v[fs->fresh.n++];
-	*f = (struct fresh_dir){.dir = copy, .pid = pid};
-	now(&f->last);
+	free(l->dir);
+	l->dir = copy;
+	l->pid = pid;
+	now(&l->when);
+	expire(fs);
+	for (size_t i = 0; i < fs->fresh.n; i++) {
+		struct fresh_dir *f = &fs->fresh.v[i];
+		if (f->pid == pid && !f->src && kind_of(f->dir) == kind_of(dir) && strcmp(f->dir, dir))
+			set_src(f, dir);
+	}
+}
+
+static struct fresh_dir *copy_of(struct rfs *fs, const char *dir, size_t len, pid_t pid)
+{
+	struct fresh_dir *f = find(fs, dir, len, pid);
+	return f && f->src ? f : NULL;
 }
 
 bool fresh_is(struct rfs *fs, const char *dir, pid_t pid)
 {
-	return find(fs, dir, strlen(dir), pid) != NULL;
+	return copy_of(fs, dir, strlen(dir), pid) != NULL;
 }
 
 static struct fresh_dir *parent(struct rfs *fs, const char *path, pid_t pid)
 {
 	const char *slash = strrchr(path, '/');
-	return slash ? find(fs, path, (size_t)(slash - path), pid) : NULL;
+	return slash ? copy_of(fs, path, (size_t)(slash - path), pid) : NULL;
 }
 
 bool fresh_hidden(struct rfs *fs, const char *path, pid_t pid)
@@ -103,24 +158,13 @@ void fresh_show(struct rfs *fs, const char *path, pid_t pid)
 		now(&f->last); /* the tool is still at work here */
 }
 
-void fresh_set_source(struct rfs *fs, const char *dir, const char *src, pid_t pid)
-{
-	struct fresh_dir *f = find(fs, dir, strlen(dir), pid);
-	char *copy = f ? strdup(src) : NULL;
-	if (copy) {
-		free(f->src);
-		f->src = copy;
-		now(&f->last);
-	}
-}
-
 const char *fresh_source(struct rfs *fs, const char *path, const char **rest, pid_t pid)
 {
 	if (!fs->fresh.n || strncmp(path, "runners/", 8))
 		return NULL;
 	const char *s = strchr(path + 8, '/');
-	struct fresh_dir *f = s ? find(fs, path, (size_t)(s - path), pid) : NULL;
-	if (!f || !f->src)
+	struct fresh_dir *f = s ? copy_of(fs, path, (size_t)(s - path), pid) : NULL;
+	if (!f || kind_of(f->src) != 1)
 		return NULL;
 	*rest = s;
 	return f->src;
@@ -141,6 +185,7 @@ void fresh_free(struct rfs *fs)
 	while (fs->fresh.n)
 		drop(fs, fs->fresh.n - 1);
 	free(fs->fresh.v);
+	free(fs->fresh.listed.dir);
 	rfs_map_free(&fs->fresh.shown);
 	memset(&fs->fresh, 0, sizeof(fs->fresh));
 }

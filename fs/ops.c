@@ -450,6 +450,8 @@ static int list_dir(struct rfs *fs, const char *dir, struct dir_handle *d)
 	    (rc = dir_add(d, "..", S_IFDIR, ino_of(fs, up))) < 0)
 		return rc;
 	struct fill_arg a = {fs, dir, in_tree ? r.canon : dir, d};
+	if (in_tree)
+		fresh_listed(fs, r.canon, caller()); /* a copy reads its source */
 	if (in_tree && (rc = tree_list(fs, dir, &r, fill, &a)) < 0)
 		return rc;
 	/* the editors' files next to the keys */
@@ -837,7 +839,6 @@ static int commit_text(struct rfs *fs, const char *p, enum tree_kind kind, const
 	size_t olen;
 	if (rn == 1 && tree_decode_name(ra.dir + 8, own, sizeof(own) - 1, &olen) == 0) {
 		/* cp -r A NEW: NEW stays NEW, a copy of A */
-		fresh_set_source(fs, ra.dir, copy_of, caller());
 		own[olen++] = '\n';
 		a.text = own;
 		a.len = olen;
@@ -1731,7 +1732,7 @@ static int rfs_mkdir(const char *path, mode_t mode)
 		 * one is copied whole and looks empty until cp fills it */
 		rc = txn_run(fs, p, mkdir_fn, &a);
 		if (rc == 0 && a.copied)
-			fresh_made(fs, r->canon, caller());
+			fresh_made(fs, r->canon, caller(), "(copy)");
 	} else if ((rc == -ENOENT && scratch_parent(fs, p)) ||
 		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->reg && !r->sk &&
 		    r->parent != TOML_NONE)) {
@@ -1750,16 +1751,16 @@ static int rfs_mkdir(const char *path, mode_t mode)
 		/* made again by the tool filling a new directory (fresh.h) */
 		fresh_show(fs, r->canon, caller());
 		if (tree_is_dir(r))
-			fresh_made(fs, r->canon, caller()); /* and what is in it, in turn */
+			fresh_made(fs, r->canon, caller(), "(copy)"); /* and what is in it, in turn */
 		rc = tree_is_dir(r) ? 0 : -EEXIST;
 	} else if (rc == 0 && r->kind == TK_REG && in_fresh_runner(fs, r->canon)) {
-		fresh_made(fs, r->canon, caller()); /* it came with the copied environment */
+		fresh_made(fs, r->canon, caller(), "(copy)"); /* it came with the copied environment */
 	} else if (rc == 0 && r->kind != TK_MISSING)
 		rc = rfs_error(fs, -EEXIST, p, "it already exists");
 	else if (rc == 0 && r->reg && !r->klen) {
 		rc = reg_change(fs, p, 'a', NULL);
 		if (rc == 0)
-			fresh_made(fs, r->canon, caller());
+			fresh_made(fs, r->canon, caller(), NULL);
 	}
 	else if (rc == 0 && r->reg)
 		rc = rfs_error(fs, -ENOTDIR, p, "a registry holds username, password and auth");
@@ -1785,7 +1786,7 @@ static int rfs_mkdir(const char *path, mode_t mode)
 			names_appended(fs, cdir, r->canon + strlen(cdir) + (cdir[0] ? 1 : 0));
 			fresh_show(fs, r->canon, caller());
 			if (r->runners)
-				fresh_made(fs, r->canon, caller());
+				fresh_made(fs, r->canon, caller(), NULL);
 		}
 	} else if (rc == 0) {
 		const struct schema_key *sk = r->sk;

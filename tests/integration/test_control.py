@@ -104,7 +104,7 @@ def _versions(m, n):
 
 
 def test_backups_option(runnerfs):
-    m = runnerfs(F01, options=["backups=2"])
+    m = runnerfs(F01, options=["backups=2", "burst=0"])  # each write a version
     v = _versions(m, 4)
     assert m.listdir(".runnerfs/history") == {"1", "2"}
     assert m.read(".runnerfs/history/1") == v[3]
@@ -112,7 +112,7 @@ def test_backups_option(runnerfs):
 
 
 def test_backups_default_is_5(runnerfs):
-    m = runnerfs(F01)
+    m = runnerfs(F01, options=["burst=0"])  # each write a version
     v = _versions(m, 7)
     assert m.listdir(".runnerfs/history") == {"1", "2", "3", "4", "5"}
     for i in range(1, 6):

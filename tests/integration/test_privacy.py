@@ -154,7 +154,7 @@ def as_user(uid, gid, ops):
 
 
 def test_modes_and_owner_of_secrets(pmount):
-    m = pmount(config_bytes(), options=["backups=3"])
+    m = pmount(config_bytes(), options=["backups=3", "burst=0"])
     # a write makes a history copy
     assert rfs.try_write(m.path("concurrent"), b"5\n") is None
     assert rfs.try_write(m.path(R1 + "token"), b"glrt-new-Token-000\n") is None
