@@ -117,7 +117,7 @@ struct rfs {
 	uint64_t reg_warned_gen; /* invalid DOCKER_AUTH_CONFIG reported for */
 	struct rfs_names names;   /* entry names that stay put (names.h) */
 	struct rfs_fresh fresh;   /* directories mkdir just made (fresh.h) */
-	pid_t committing_pid;     /* ops.c: the opener of the file being committed */
+	pid_t caller;             /* the process whose request is being served (fresh.h) */
 };
 
 /* log.c */

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef RUNNERFS_CHANGE_H
+#define RUNNERFS_CHANGE_H
+
+/*
+ * change: every change the tree allows — store a value, remove a key,
+ * rmdir, mkdir, rename, the registries — each as one transaction (txn.h),
+ * with the bookkeeping around it, so that the FUSE layer (ops.c) only
+ * turns a request into one of these calls and returns its errno:
+ *
+ *   - tombs: a key removed a moment ago (an editor's rename-and-rewrite
+ *     save, install's unlink-then-create) comes back in its old place
+ *     (fs->tombs, RFS_REVIVE_SECONDS);
+ *   - runner names: `name` and mv agree (EEXIST for a name another runner
+ *     has); a runner whose `name` was written takes it as its directory,
+ *     the old name answering for a while (fs->aliases); entry names stay
+ *     put as names.h says;
+ *   - copies (fresh.h): a runner or registry being copied into;
+ *   - empty directories: a table that vanished with its last key stays
+ *     listable and removable (fs->emptydirs);
+ *   - scratch names: editors' and tools' files that are not keys
+ *     (scratch.h).
+ *
+ * Paths are mount paths without the leading slash. Every function is
+ * called with fs->lock held and fs->caller set to the requesting process,
+ * and returns 0 or -errno; a refusal also leaves a sentence in
+ * .runnerfs/errors (rfs_error).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "runnerfs/rfs.h"
+#include "runnerfs/scratch.h"
+#include "runnerfs/tree.h"
+
+/* What a person wrote becomes the value at p (kind TK_CONFIG: the whole
+ * document). */
+int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char *text, size_t len);
+/* The part of change_store that one write() of a whole line can already
+ * show: a runner name another runner has (-EEXIST). */
+int change_name_precheck(struct rfs *fs, const char *p, const char *data, size_t size);
+int change_remove_key(struct rfs *fs, const char *p);
+/* A registry: op 'a'dd, 'r'emove, 'u'nset a field, 'm'ove to `to`. */
+int change_registry(struct rfs *fs, const char *p, int op, const char *to);
+int change_unlink(struct rfs *fs, const char *p);
+int change_rmdir(struct rfs *fs, const char *p);
+int change_mkdir(struct rfs *fs, const char *p, mode_t mode);
+int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int flags);
+
+/* New files: may a key be made at r (0, or -errno with a sentence)? Is r
+ * a name a key of its table can have (or one a copy is bringing)? */
+int change_creatable(struct rfs *fs, const char *p, const struct tree_ref *r);
+bool change_key_name(const struct tree_ref *r);
+bool change_copied_key(struct rfs *fs, const struct tree_ref *r);
+/* The scratch directory p is in, if any. */
+struct scratch *change_scratch_parent(struct rfs *fs, const char *p);
+/* A scratch file was made at p: a name close to a key is likely a typo. */
+void change_note_scratch(struct rfs *fs, const char *p, const struct tree_ref *r, bool in_dir);
+
+#endif
