@@ -1006,7 +1006,7 @@ int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int
 			rc = rfs_error(fs, (flags & RENAME_NOREPLACE) ? -EEXIST : -ENOTEMPTY, a.to,
 				       "a runner of that name already exists");
 		else if (a.rt.klen == 0)
-			rc = rfs_error(fs, -EINVAL, a.to, "a runner needs a name");
+			rc = rfs_error(fs, -EPERM, a.to, "a runner needs a name");
 		else
 			rc = txn_run(fs, a.to, rename_runner_fn, &a);
 		if (rc == 0) {
