@@ -250,7 +250,7 @@ static int runner_name_free(struct rfs *fs, const char *p, const struct runner_a
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if ((long)i != ra->idx && !strcmp(names[i], b.p)) {
-			if (fresh_is(fs, ra->dir, fs->caller)) {
+			if (fresh_copying(fs, ra->dir)) {
 				snprintf(copy_of, cn, "runners/%s", names[i]);
 				rc = 1;
 				break;

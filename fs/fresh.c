@@ -25,8 +25,13 @@ static long ms_since(const struct timespec *t)
  * ("runners/X"), 2 a registry (".../registries/HOST"), 0 neither. */
 static int kind_of(const char *dir)
 {
-	if (!strncmp(dir, "runners/", 8) && dir[8] && !strchr(dir + 8, '/'))
-		return 1;
+	if (!strncmp(dir, "runners/", 8)) {
+		const char *p = dir + 8;
+		while (*p && *p != '/')
+			p++;
+		if (p > dir + 8 && !*p)
+			return 1;
+	}
 	const char *slash = strrchr(dir, '/');
 	size_t up = slash ? (size_t)(slash - dir) : 0;
 	if (slash && up >= 10 && !strncmp(slash - 10, "registries", 10) && (up == 10 || slash[-11] == '/'))
@@ -53,12 +58,13 @@ static void expire(struct rfs *fs)
 			drop(fs, i);
 }
 
+/* pid 0: made by any process */
 static struct fresh_dir *find(struct rfs *fs, const char *dir, size_t len, pid_t pid)
 {
 	expire(fs);
 	for (size_t i = 0; i < fs->fresh.n; i++) {
 		struct fresh_dir *f = &fs->fresh.v[i];
-		if (f->pid == pid && strlen(f->dir) == len && !memcmp(f->dir, dir, len))
+		if ((!pid || f->pid == pid) && strlen(f->dir) == len && !memcmp(f->dir, dir, len))
 			return f;
 	}
 	return NULL;
@@ -94,11 +100,11 @@ void fresh_made(struct rfs *fs, const char *dir, pid_t pid, const char *src)
 	}
 	now(&f->last);
 	/* cp -r reads the source right after its mkdir, shutil.copytree
-	 * right before: a directory of the same kind that this process
-	 * listed a moment ago is what it copies */
+	 * right before, rsync in another process (its sender): a directory
+	 * of the same kind listed a moment ago is what is copied */
 	const struct fresh_list *l = &fs->fresh.listed;
-	if (!src && l->dir && l->pid == pid && ms_since(&l->when) < RFS_FRESH_MS &&
-	    kind_of(l->dir) == kind_of(dir) && kind_of(dir) && strcmp(l->dir, dir))
+	if (!src && l->dir && ms_since(&l->when) < RFS_FRESH_MS && kind_of(l->dir) == kind_of(dir) &&
+	    kind_of(dir) && strcmp(l->dir, dir))
 		src = l->dir;
 	if (src)
 		set_src(f, src);
@@ -119,9 +125,10 @@ void fresh_listed(struct rfs *fs, const char *dir, pid_t pid)
 	expire(fs);
 	for (size_t i = 0; i < fs->fresh.n; i++) {
 		struct fresh_dir *f = &fs->fresh.v[i];
-		if (f->pid == pid && !f->src && kind_of(f->dir) == kind_of(dir) && strcmp(f->dir, dir))
+		if (!f->src && kind_of(f->dir) == kind_of(dir) && strcmp(f->dir, dir))
 			set_src(f, dir);
 	}
+	(void)pid;
 }
 
 static struct fresh_dir *copy_of(struct rfs *fs, const char *dir, size_t len, pid_t pid)
@@ -133,6 +140,11 @@ static struct fresh_dir *copy_of(struct rfs *fs, const char *dir, size_t len, pi
 bool fresh_is(struct rfs *fs, const char *dir, pid_t pid)
 {
 	return copy_of(fs, dir, strlen(dir), pid) != NULL;
+}
+
+bool fresh_copying(struct rfs *fs, const char *dir)
+{
+	return copy_of(fs, dir, strlen(dir), 0) != NULL;
 }
 
 static struct fresh_dir *parent(struct rfs *fs, const char *path, pid_t pid)
@@ -163,7 +175,8 @@ const char *fresh_source(struct rfs *fs, const char *path, const char **rest, pi
 	if (!fs->fresh.n || strncmp(path, "runners/", 8))
 		return NULL;
 	const char *s = strchr(path + 8, '/');
-	struct fresh_dir *f = s ? copy_of(fs, path, (size_t)(s - path), pid) : NULL;
+	struct fresh_dir *f = s ? copy_of(fs, path, (size_t)(s - path), 0) : NULL;
+	(void)pid; /* rsync writes from another process than its mkdir */
 	if (!f || kind_of(f->src) != 1)
 		return NULL;
 	*rest = s;

@@ -11,15 +11,17 @@
  * `mkdir runners/NEW` writes a runner with `name = "NEW"` (and the
  * registries every runner has), and every runner has `registries/`.
  *
- * A copy is recognised by what the process reads: a runner (or registry)
- * directory that it made and, a moment before or after the mkdir, the
- * listing of another runner (registry) — cp -r reads the source right
- * after its mkdir, copytree right before. Until RFS_FRESH_MS pass with
+ * A copy is recognised by what is read: a runner (or registry) directory
+ * made and, a moment before or after the mkdir, the listing of another
+ * runner (registry) — cp -r reads the source right after its mkdir,
+ * copytree right before, rsync's sender in a process of its own. Until
+ * RFS_FRESH_MS pass with
  * nothing made in it, what the copy holds is hidden from that process
  * alone until it makes it (open with O_CREAT, mkdir), which shows it; then
  * it works as usual. Every other process sees what is there. And:
- *   - `name` written with another runner's name in a copy keeps the
- *     directory's name (cp -r A NEW copies A's name file too);
+ *   - `name` written with another runner's name in a copy (by any
+ *     process) keeps the directory's name (cp -r A NEW copies A's name
+ *     file too);
  *   - a key written in a copy takes the source's TOML text when the bytes
  *     written are what the source's file reads (arrays stay arrays,
  *     quoting stays); a table the source has, known to the schema or
@@ -64,10 +66,14 @@ void fresh_made(struct rfs *fs, const char *dir, pid_t pid, const char *src);
 void fresh_listed(struct rfs *fs, const char *dir, pid_t pid);
 /* dir is a copy pid is making. */
 bool fresh_is(struct rfs *fs, const char *dir, pid_t pid);
+/* dir is a copy some process is making (rsync: one makes the directory,
+ * another renames files into it). */
+bool fresh_copying(struct rfs *fs, const char *dir);
 /* Something in a copy of pid's that was not made since. */
 bool fresh_hidden(struct rfs *fs, const char *path, pid_t pid);
 void fresh_show(struct rfs *fs, const char *path, pid_t pid);
-/* For a path inside a copy of a runner: the source runner's path, and in
+/* For a path inside a copy of a runner (whoever writes it): the source
+ * runner's path, and in
  * *rest what follows the copy's own path ("/docker/image"). */
 const char *fresh_source(struct rfs *fs, const char *path, const char **rest, pid_t pid);
 void fresh_forget(struct rfs *fs, const char *dir);

@@ -460,3 +460,26 @@ def test_ansible_file_absent_removes_the_runner_named(tmount, tmp_path):
     cmd = playbook(t, tmp_path, [{"file": {"path": str(t.path("runners/ci-host-01#2")), "state": "absent"}}])
     t.sh(cmd)
     assert [r["id"] for r in runners_of(t.read_config())] == [1, 3]
+
+
+def test_7_copytree_and_rsync_of_a_runner(runnerfs):
+    m = runnerfs(REG)
+    shutil.copytree(m.path("runners/a"), m.path("runners/py"))
+    if shutil.which("rsync"):
+        m.sh("rsync -a runners/a/ runners/rs/")
+    rs = runners_of(m.read_config())
+    for r in rs[2:]:
+        assert r == dict(rs[0], name=r["name"]), r["name"]
+    assert [r["name"] for r in rs[2:]] == (["py", "rs"] if shutil.which("rsync") else ["py"])
+
+
+def test_fresh_runner_is_seen_whole_by_other_processes(runnerfs):
+    """mkdir then read, from the same process and from another: what
+    mkdir wrote is there (only a copy in progress hides it from the
+    copier)."""
+    m = runnerfs(REG)
+    os.mkdir(m.path("runners/new"))
+    assert m.read("runners/new/name") == b"new\n"
+    m.sh("test \"$(cat runners/new/name)\" = new && ls runners/new | grep -qx registries")
+    err = fails(m, "echo a > runners/new/name")
+    assert "File exists" in err, err
