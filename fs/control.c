@@ -46,8 +46,8 @@ static int status(struct rfs *fs, struct buf *out)
 		r = buf_addf(out, "write mode: %s\n", fs->disk.in_place ? "in place (CONFIG is a bind-mounted file)"
 									: "atomic (temp file + rename)");
 	if (r >= 0)
-		r = buf_addf(out, "read-only: %s\nbackups: %d kept of %d\n", fs->opt.ro ? "yes" : "no",
-			     fs->nhistory, fs->opt.backups);
+		r = buf_addf(out, "read-only: %s\nbackups: %d kept of %d (changes less than %d ms apart are one)\n",
+			     fs->opt.ro ? "yes" : "no", fs->nhistory, fs->opt.backups, fs->opt.burst);
 	if (r >= 0)
 		r = reload_status(&fs->reload, out);
 	if (r >= 0)
