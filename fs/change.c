@@ -14,6 +14,7 @@
 
 #include "runnerfs/change.h"
 #include "runnerfs/fresh.h"
+#include "runnerfs/names.h"
 #include "runnerfs/node.h"
 #include "runnerfs/registry.h"
 #include "runnerfs/tree.h"
@@ -233,31 +234,63 @@ static void runner_at(struct rfs *fs, const char *p, struct runner_at *ra)
  * directory name it gives (mv refuses the same, contract 2.2) — except in
  * a runner mkdir just made, where it is cp -r copying the other runner
  * (fresh.h): 1, with that runner's path in copy_of. */
+/* The runner (other than `except`) that has the directory name `enc` or
+ * the `name` v, or -1. */
+static long runner_taken(struct rfs *fs, const char *enc, const char *v, size_t vlen, long except)
+{
+	char **names;
+	size_t n;
+	if (tree_runner_names(fs, &names, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			if ((long)i != except && !strcmp(names[i], enc))
+				return (long)i;
+	uint32_t a = toml_get(fs->doc, TOML_ROOT, "runners", 7);
+	long i = 0;
+	for (uint32_t e = a == TOML_NONE ? TOML_NONE : toml_first(fs->doc, a); e != TOML_NONE;
+	     e = toml_next(fs->doc, e), i++) {
+		uint32_t nm = i == except || toml_type_of(fs->doc, e) != TOML_TABLE ? TOML_NONE
+										    : toml_get(fs->doc, e, "name", 4);
+		char *s;
+		size_t len;
+		if (nm == TOML_NONE || toml_type_of(fs->doc, nm) != TOML_STRING ||
+		    toml_get_string(fs->doc, nm, &s, &len) < 0)
+			continue;
+		bool same = len == vlen && !memcmp(s, v, len);
+		free(s);
+		if (same)
+			return i;
+	}
+	return -1;
+}
+
+/* Before `name` of a runner becomes text: no other runner may have it,
+ * as a directory name or as its `name` (mv refuses the same) — except in
+ * a runner mkdir made a moment ago, where it is a copy or a restore (cp
+ * -r, rsync, tar x of another runner's files; fresh.h): 1, with that
+ * runner's path in copy_of. */
 static int runner_name_free(struct rfs *fs, const char *p, const struct runner_at *ra,
 			    const char *text, size_t len, char *copy_of, size_t cn)
 {
-	if (ra->idx < 0 || strlen(p) != strlen(ra->dir) + 5 || strcmp(p + strlen(ra->dir), "/name") ||
-	    strncmp(p, ra->dir, strlen(ra->dir)))
+	const char *slash = strncmp(p, "runners/", 8) ? NULL : strchr(p + 8, '/');
+	if (ra->idx < 0 || !slash || strcmp(slash, "/name"))
 		return 0;
 	if (len && text[len - 1] == '\n')
 		len--;
 	struct buf b = BUF_INIT;
-	char **names;
-	size_t n;
 	int rc = 0;
-	if (memchr(text, '\0', len) || tree_encode_name(text, len, &b) < 0 || !b.p ||
-	    !strcmp(b.p, ra->name) || tree_runner_names(fs, &names, &n) < 0)
+	if (memchr(text, '\0', len) || tree_encode_name(text, len, &b) < 0 || !b.p || !strcmp(b.p, ra->name))
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		if ((long)i != ra->idx && !strcmp(names[i], b.p)) {
-			if (fresh_copying(fs, ra->dir)) {
-				snprintf(copy_of, cn, "runners/%s", names[i]);
-				rc = 1;
-				break;
-			}
-			rc = rfs_error(fs, -EEXIST, p, "another runner is named \"%s\"; runner names are directory names and must differ", b.p);
-			break;
-		}
+	long other = runner_taken(fs, b.p, text, len, ra->idx);
+	if (other >= 0 && fresh_made_lately(fs, ra->dir)) {
+		char **names;
+		size_t n;
+		if (tree_runner_names(fs, &names, &n) == 0 && (size_t)other < n)
+			snprintf(copy_of, cn, "runners/%s", names[other]);
+		rc = 1;
+	} else if (other >= 0) {
+		rc = rfs_error(fs, -EEXIST, p,
+			       "another runner is named \"%s\"; runner names are directory names and must differ", b.p);
+	}
 out:
 	buf_free(&b);
 	return rc;
@@ -280,7 +313,9 @@ static void follow_runner(struct rfs *fs, const struct runner_at *before)
 	snprintf(to, sizeof(to), "runners/%s", now.name);
 	names_renamed(fs, "runners", (size_t)now.idx, now.name);
 	node_keep_identity(fs, before->dir, to);
-	rfs_map_set(&fs->aliases, before->dir, NULL, now.name);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	rfs_map_set(&fs->aliases, before->dir, &t, now.name);
 	node_touch(fs, "runners");
 }
 
@@ -563,9 +598,22 @@ int change_unlink(struct rfs *fs, const char *p)
 		case TK_VALUE:
 			rc = fs->opt.ro ? -EROFS : change_remove_key(fs, p);
 			break;
-		case TK_REGFILE:
+		case TK_REGFILE: {
 			rc = change_registry(fs, p, 'u', NULL);
+			/* username and password read from auth stay while it
+			 * does (rm -r goes on to auth). The same process
+			 * unlinking it again is told (tar x unlinks and
+			 * creates again, and would do that for ever). */
+			struct tree_ref after;
+			if (rc == 0 && resolve(fs, p, &after) == 0 && after.kind == TK_REGFILE) {
+				if (fs->unset_pid == fs->caller && fs->unset_path && !strcmp(fs->unset_path, p))
+					rc = rfs_error(fs, -EPERM, p, "%s comes from auth; write it, or remove auth", r.key);
+				free(fs->unset_path);
+				fs->unset_path = rc == 0 ? strdup(p) : NULL;
+				fs->unset_pid = fs->caller;
+			}
 			break;
+		}
 		case TK_MISSING:
 			rc = -ENOENT;
 			break;
@@ -742,6 +790,20 @@ static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 	return rc;
 }
 
+/* mkdir runners/B/A, A no table of a runner but the name of another
+ * runner: cp -r runners/A runners/B with B there already, which would
+ * copy A into B (into memory, as an unknown directory). */
+static bool into_other_runner(struct rfs *fs, const char *p)
+{
+	if (strncmp(p, "runners/", 8))
+		return false;
+	const char *s = strchr(p + 8, '/');
+	char other[PATH_MAX];
+	struct tree_ref o;
+	return s && !strchr(s + 1, '/') && snprintf(other, sizeof(other), "runners/%s", s + 1) < (int)sizeof(other) &&
+	       tree_resolve(fs, other, &o) == 0 && o.runner_entry;
+}
+
 /* Is the registry at reg ("runners/X/registries/HOST") in a fresh runner? */
 static bool in_fresh_runner(struct rfs *fs, const char *reg)
 {
@@ -765,13 +827,22 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 	node_parent(p, dir, sizeof(dir));
 	if (scratch_get(&fs->scratch, p)) {
 		rc = -EEXIST;
+	} else if (rc == 0 && !fs->opt.ro && in_copy_source(fs, r, &a.src) && a.src.kind == TK_ENTRIES) {
+		/* an array of tables of the runner being copied, known or not:
+		 * it waits in memory for its first entry */
+		rc = rfs_map_set(&fs->emptydirs, p, NULL, "entries");
 	} else if (rc == 0 && !fs->opt.ro && in_copy_source(fs, r, &a.src) &&
 		   (a.src.kind == TK_TABLE || a.src.kind == TK_EMPTYDIR)) {
 		/* a table of the runner being copied, known or not; an inline
-		 * one is copied whole and looks empty until cp fills it */
+		 * one is copied whole (entries keep the source's names) and
+		 * looks empty until cp fills it */
 		rc = txn_run(fs, p, mkdir_fn, &a);
-		if (rc == 0 && a.copied)
+		if (rc == 0 && a.copied) {
+			names_copy(fs, a.src.canon, r->canon);
 			fresh_made(fs, r->canon, fs->caller, "(copy)");
+		}
+	} else if (rc == 0 && r->kind == TK_MISSING && into_other_runner(fs, p)) {
+		rc = rfs_error(fs, -EPERM, p, "a runner does not go into another runner; copy it to a free name under runners/");
 	} else if ((rc == -ENOENT && change_scratch_parent(fs, p)) ||
 		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->reg && !r->sk &&
 		    r->parent != TOML_NONE)) {
@@ -811,10 +882,15 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 			else if ((rc = tree_runner_names(fs, &names, &n)) == 0)
 				rc = txn_run(fs, p, mkdir_fn, &a);
 		} else {
-			char want[32];
-			snprintf(want, sizeof(want), "%d", r->index);
-			rc = strcmp(r->key, want)
-				     ? rfs_error(fs, -EINVAL, p, "entries are named by position: the next one is %s", want)
+			/* a new entry goes at the end, named by a number past the
+			 * largest there (a copy keeps the source's numbers) */
+			char *end;
+			unsigned long want = strtoul(r->key, &end, 10);
+			char canon[32];
+			snprintf(canon, sizeof(canon), "%lu", want);
+			rc = *end || strcmp(canon, r->key) || want < (unsigned long)r->index
+				     ? rfs_error(fs, -EINVAL, p, "entries are named by number: the next one is %d or more",
+						 r->index)
 				     : txn_run(fs, p, mkdir_fn, &a);
 		}
 		if (rc == 0) {
@@ -1007,6 +1083,8 @@ int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int
 				       "a runner of that name already exists");
 		else if (a.rt.klen == 0)
 			rc = rfs_error(fs, -EPERM, a.to, "a runner needs a name");
+		else if (runner_taken(fs, a.to + 8, a.rt.key, a.rt.klen, a.rf.index) >= 0)
+			rc = rfs_error(fs, -EEXIST, a.to, "another runner is named \"%s\"", a.to + 8);
 		else
 			rc = txn_run(fs, a.to, rename_runner_fn, &a);
 		if (rc == 0) {

@@ -164,6 +164,7 @@ static void free_fs(struct rfs *fs)
 		free(fs->tombs[i].text);
 	}
 	names_free(fs);
+	free(fs->unset_path);
 	fresh_free(fs);
 	free(fs->opt.config);
 	free(fs->opt.reload);

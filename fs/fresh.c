@@ -147,6 +147,17 @@ bool fresh_copying(struct rfs *fs, const char *dir)
 	return copy_of(fs, dir, strlen(dir), 0) != NULL;
 }
 
+bool fresh_made_lately(struct rfs *fs, const char *dir)
+{
+	return find(fs, dir, strlen(dir), 0) != NULL;
+}
+
+bool fresh_listed_lately(struct rfs *fs, const char *dir)
+{
+	const struct fresh_list *l = &fs->fresh.listed;
+	return l->dir && !strcmp(l->dir, dir) && ms_since(&l->when) < RFS_FRESH_MS;
+}
+
 static struct fresh_dir *parent(struct rfs *fs, const char *path, pid_t pid)
 {
 	const char *slash = strrchr(path, '/');

@@ -354,6 +354,46 @@ void names_renamed(struct rfs *fs, const char *dir, size_t idx, const char *name
 		drop_list(fs, l);
 }
 
+void names_copy(struct rfs *fs, const char *from, const char *to)
+{
+	size_t fl = strlen(from), n = 0;
+	char **src = calloc(fs->names.n ? fs->names.n : 1, sizeof(char *));
+	if (!src)
+		return;
+	for (size_t i = 0; i < fs->names.n; i++) {
+		const char *d = fs->names.v[i].dir;
+		if (!strncmp(d, from, fl) && (!d[fl] || d[fl] == '/') && (src[n] = strdup(d)))
+			n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *dir;
+		if (asprintf(&dir, "%s%s", to, src[i] + fl) < 0)
+			continue;
+		struct name_list *old = find_list(fs, dir, strlen(dir));
+		if (old)
+			drop_list(fs, old);
+		struct name_list *s = find_list(fs, src[i], strlen(src[i]));
+		size_t at = s ? (size_t)(s - fs->names.v) : 0;
+		struct name_list *l = s ? new_list(fs) : NULL; /* may move the others */
+		if (!l) {
+			free(dir);
+			continue;
+		}
+		s = &fs->names.v[at];
+		l->dir = dir;
+		l->epoch = s->epoch;
+		l->names = calloc(s->n ? s->n : 1, sizeof(char *));
+		for (size_t k = 0; l->names && k < s->n; k++)
+			if ((l->names[k] = strdup(s->names[k])))
+				l->n++;
+		if (!l->names || l->n != s->n || sort_list(l) < 0)
+			drop_list(fs, l);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(src[i]);
+	free(src);
+}
+
 void names_replaced(struct rfs *fs)
 {
 	fs->names.epoch++;

@@ -313,7 +313,10 @@ static int list_dir(struct rfs *fs, const char *dir, struct dir_handle *d)
 		if ((n && (strncmp(sc->path, dir, n) || sc->path[n] != '/')) || strchr(base, '/'))
 			continue;
 		mode_t t = sc->type == SC_DIR ? S_IFDIR : sc->type == SC_LINK ? S_IFLNK : S_IFREG;
-		if ((rc = dir_add(d, base, t, sc->data->ino)) < 0)
+		bool shadowed = false; /* a key of that name came from outside */
+		for (size_t k = 2; k < d->n && !shadowed; k++)
+			shadowed = !strcmp(d->v[k].name, base);
+		if (!shadowed && (rc = dir_add(d, base, t, sc->data->ino)) < 0)
 			return rc;
 	}
 	return 0;

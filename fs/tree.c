@@ -149,14 +149,14 @@ static bool parse_index(const char *s, size_t *out)
 }
 
 /* Is `path` (a directory path) recorded as an empty directory? */
-static bool is_emptydir(struct rfs *fs, const char *path, size_t len)
+static const struct rfs_map_entry *is_emptydir(struct rfs *fs, const char *path, size_t len)
 {
 	for (size_t i = 0; i < fs->emptydirs.n; i++) {
 		const char *k = fs->emptydirs.v[i].key;
 		if (strlen(k) == len && !strncmp(k, path, len))
-			return true;
+			return &fs->emptydirs.v[i];
 	}
-	return false;
+	return NULL;
 }
 
 int tree_resolve(struct rfs *fs, const char *path, struct tree_ref *r)
@@ -271,11 +271,15 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				r->node = TOML_NONE;
 			} else if (c == TOML_NONE) {
 				bool runners = depth == 0 && klen == 7 && !memcmp(r->key, "runners", 7);
-				if (runners || is_emptydir(fs, path, plen)) {
+				const struct rfs_map_entry *ed = runners ? NULL : is_emptydir(fs, path, plen);
+				if (runners || ed) {
 					r->kind = TK_EMPTYDIR;
 					r->node = TOML_NONE;
 					r->runners = runners;
-					r->entries_dir = runners || (sk && sk->kind == SK_ENTRIES);
+					/* (an array of tables the schema does not know
+					 * says so itself) */
+					r->entries_dir = runners || (sk && sk->kind == SK_ENTRIES) ||
+							 (ed->val && !strcmp(ed->val, "entries"));
 					r->st = sub_schema(sk);
 					tk = sk;
 				} else if (last) {
@@ -317,7 +321,9 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				char akey[300];
 				snprintf(akey, sizeof(akey), "runners/%s", comp);
 				struct rfs_map_entry *al = rfs_map_get(&fs->aliases, akey);
-				if (al && al->val)
+				struct timespec now;
+				clock_gettime(CLOCK_MONOTONIC, &now);
+				if (al && al->val && now.tv_sec - al->ts.tv_sec < RFS_ALIAS_SECONDS)
 					at = names_find(l, al->val);
 			}
 			if (at >= 0 && a != TOML_NONE) {

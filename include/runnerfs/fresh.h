@@ -19,9 +19,9 @@
  * nothing made in it, what the copy holds is hidden from that process
  * alone until it makes it (open with O_CREAT, mkdir), which shows it; then
  * it works as usual. Every other process sees what is there. And:
- *   - `name` written with another runner's name in a copy (by any
- *     process) keeps the directory's name (cp -r A NEW copies A's name
- *     file too);
+ *   - `name` written with another runner's name in a runner made a
+ *     moment ago (by any process) keeps the directory's name: cp -r,
+ *     rsync and tar x bring the source's `name` file too;
  *   - a key written in a copy takes the source's TOML text when the bytes
  *     written are what the source's file reads (arrays stay arrays,
  *     quoting stays); a table the source has, known to the schema or
@@ -69,6 +69,10 @@ bool fresh_is(struct rfs *fs, const char *dir, pid_t pid);
 /* dir is a copy some process is making (rsync: one makes the directory,
  * another renames files into it). */
 bool fresh_copying(struct rfs *fs, const char *dir);
+/* dir was made by mkdir a moment ago, by any process (tar x, rsync). */
+bool fresh_made_lately(struct rfs *fs, const char *dir);
+/* dir was listed a moment ago (the source of a copy). */
+bool fresh_listed_lately(struct rfs *fs, const char *dir);
 /* Something in a copy of pid's that was not made since. */
 bool fresh_hidden(struct rfs *fs, const char *path, pid_t pid);
 void fresh_show(struct rfs *fs, const char *path, pid_t pid);

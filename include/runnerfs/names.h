@@ -79,6 +79,9 @@ void names_removed(struct rfs *fs, const char *dir, size_t idx);
 void names_appended(struct rfs *fs, const char *dir, const char *name);
 void names_renamed(struct rfs *fs, const char *dir, size_t idx, const char *name);
 void names_replaced(struct rfs *fs);
+/* The lists at and under `from` are copied to `to` (an inline table
+ * copied whole: its entries keep their names). */
+void names_copy(struct rfs *fs, const char *from, const char *to);
 void names_free(struct rfs *fs);
 
 /* The fresh names of the root runners of d (see above): *names has *n

@@ -29,6 +29,7 @@
 #define RFS_BACKUPS_MAX 100
 #define RFS_BURST_MS 2000 /* default burst= */
 #define RFS_FRESH_MS 3000 /* a new directory looks empty this long (fresh.h) */
+#define RFS_ALIAS_SECONDS 5 /* a runner renamed by its `name` answers to the old one */
 
 struct rfs_opts {
 	char *config;      /* CONFIG as given */
@@ -118,6 +119,8 @@ struct rfs {
 	struct rfs_names names;   /* entry names that stay put (names.h) */
 	struct rfs_fresh fresh;   /* directories mkdir just made (fresh.h) */
 	pid_t caller;             /* the process whose request is being served (fresh.h) */
+	char *unset_path;         /* change.c: a registry field unlinked that stayed */
+	pid_t unset_pid;
 };
 
 /* log.c */

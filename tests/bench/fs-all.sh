@@ -26,7 +26,8 @@ if [ ! -f "$build/build.ninja" ]; then
 	meson setup "$build" "$root" --buildtype=release >/dev/null
 fi
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
-	ninja -C "$build" runnerfs tests/bench/fs-walk tests/bench/fs-edit-latency tests/bench/fs-fuse-floor >/dev/null
+	ninja -C "$build" runnerfs tests/bench/fs-walk tests/bench/fs-edit-latency tests/bench/fs-fuse-floor \
+		tests/bench/fs-fuse-ideal >/dev/null
 fi
 
 summary=$(mktemp "${TMPDIR:-/tmp}/runnerfs-fs-all.XXXXXX")

@@ -481,5 +481,96 @@ def test_fresh_runner_is_seen_whole_by_other_processes(runnerfs):
     os.mkdir(m.path("runners/new"))
     assert m.read("runners/new/name") == b"new\n"
     m.sh("test \"$(cat runners/new/name)\" = new && ls runners/new | grep -qx registries")
-    err = fails(m, "echo a > runners/new/name")
+    # a runner made a moment ago that gets another runner's name is a copy
+    # or a restore (cp -r, rsync, tar x): it keeps its directory's name
+    m.sh("echo a > runners/new/name")
+    assert [r["name"] for r in runners_of(m.read_config())] == ["a", "b", "new"]
+
+
+# ---- what a tester found (helper session) --------------------------------
+
+UNK = b"""concurrent = 1
+
+[[runners]]
+  name = "u"
+  url = "https://g"
+  token = "tok1"
+  executor = "docker"
+  x_top = "keep"
+  [runners.docker]
+    image = "alpine"
+    x_unknown_opt = 42
+    [runners.docker.x_sub]
+      deep = true
+    [[runners.docker.x_arr]]
+      k = 1
+    [[runners.docker.x_arr]]
+      k = 2
+  [[runners.x_list]]
+    a = 1
+  [[runners.x_list]]
+    a = 2
+  [runners.cache.s3]
+    x_bucket_opt = "z"
+"""
+
+INL = (b'concurrent = 1\nruners_note = "inline runners"\n'
+       b'runners = [ { name = "i1", url = "u1", token = "t1", executor = "docker", docker = { image = "alpine", '
+       b'services = [ { name = "pg" }, { name = "redis" } ] } }, { name = "i2", url = "u2", token = "t2", '
+       b'executor = "shell" } ]\n')
+
+
+def test_old_name_of_a_renamed_runner_cannot_take_a_taken_name(runnerfs):
+    m = runnerfs(fixture("01-register-docker.toml"))
+    before = m.read_config()
+    m.sh("echo X > runners/shell-03/name")
+    assert "X" in m.listdir("runners")
+    err = fails(m, "echo docker-dind-02 > runners/shell-03/name")
     assert "File exists" in err, err
+    names = [r.get("name") for r in runners_of(m.read_config())]
+    assert len(names) == len(set(names)) and names == [r.get("name") for r in runners_of(before)][:2] + ["X"]
+
+
+def test_a_name_key_another_runner_has_is_taken(runnerfs):
+    m = runnerfs(DUP)
+    m.sh("mv runners/ci-host-01 runners/a")
+    # ci-host-01#2 and #3 are still named ci-host-01 in the file
+    before = list(m.errors())
+    fails(m, "mv runners/a runners/ci-host-01")
+    m.wait_error(before, "runners/ci-host-01", "another runner is named")
+    err = fails(m, "echo ci-host-01 > runners/a/name")
+    assert "File exists" in err, err
+
+
+def test_cp_r_of_unknown_tables_and_arrays(runnerfs):
+    m = runnerfs(UNK)
+    m.sh("cp -r runners/u runners/u2")
+    rs = runners_of(m.read_config())
+    assert rs[1] == dict(rs[0], name="u2")
+    m.stop()
+    m = runnerfs(UNK)
+    shutil.copytree(m.path("runners/u"), m.path("runners/u3"))
+    rs = runners_of(m.read_config())
+    assert rs[1] == dict(rs[0], name="u3")
+
+
+def test_cp_r_of_entries_that_do_not_start_at_0(runnerfs):
+    m = runnerfs(DUP)
+    m.sh("rm -r runners/ci-host-01/docker/services/0 && cp -r runners/ci-host-01 runners/copy")
+    rs = runners_of(m.read_config())
+    assert rs[-1] == dict(rs[0], name="copy")
+    assert rs[-1]["docker"]["services"] == [{"name": "redis"}, {"name": "mysql"}]
+    m.stop()
+    m = runnerfs(INL)
+    m.sh("rm -r runners/i1/docker/services/0 && cp -r runners/i1 runners/i3")
+    rs = runners_of(m.read_config())
+    assert rs[-1] == dict(rs[0], name="i3")
+    assert rs[-1]["docker"]["services"] == [{"name": "redis"}]
+
+
+def test_cp_r_onto_an_existing_runner_fails(runnerfs):
+    m = runnerfs(REG)
+    err = fails(m, "cp -r runners/a runners/b")
+    assert "Operation not permitted" in err, err
+    assert m.read_config() == REG
+    assert "a" not in m.listdir("runners/b")
