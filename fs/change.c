@@ -882,14 +882,19 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 			else if ((rc = tree_runner_names(fs, &names, &n)) == 0)
 				rc = txn_run(fs, p, mkdir_fn, &a);
 		} else {
-			/* a new entry goes at the end, named by a number past the
-			 * largest there (a copy keeps the source's numbers) */
+			/* a new entry goes at the end, named by the number one
+			 * past the largest there; a copy keeps the source's
+			 * numbers (services/1, 2 after services/0 went) */
 			char *end;
 			unsigned long want = strtoul(r->key, &end, 10);
-			char canon[32];
+			char canon[32], runner[PATH_MAX];
 			snprintf(canon, sizeof(canon), "%lu", want);
-			rc = *end || strcmp(canon, r->key) || want < (unsigned long)r->index
-				     ? rfs_error(fs, -EINVAL, p, "entries are named by number: the next one is %d or more",
+			const char *s = strncmp(p, "runners/", 8) ? NULL : strchr(p + 8, '/');
+			snprintf(runner, sizeof(runner), "%.*s", s ? (int)(s - p) : 0, p);
+			bool copy = s && fresh_copying(fs, runner);
+			rc = *end || strcmp(canon, r->key) || want < (unsigned long)r->index ||
+					     (want > (unsigned long)r->index && !copy)
+				     ? rfs_error(fs, -EINVAL, p, "entries are named by number: the next one is %d",
 						 r->index)
 				     : txn_run(fs, p, mkdir_fn, &a);
 		}

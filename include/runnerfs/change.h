@@ -13,7 +13,7 @@
  *     (fs->tombs, RFS_REVIVE_SECONDS);
  *   - runner names: `name` and mv agree (EEXIST for a name another runner
  *     has); a runner whose `name` was written takes it as its directory,
- *     the old name answering for a while (fs->aliases); entry names stay
+ *     the old name answering for RFS_ALIAS_SECONDS (fs->aliases); entry names stay
  *     put as names.h says;
  *   - copies (fresh.h): a runner or registry being copied into;
  *   - empty directories: a table that vanished with its last key stays
