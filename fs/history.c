@@ -17,7 +17,7 @@ static int keep(const struct rfs *fs)
 
 /* The diff that turns `from` into `to`: the range of `from` between their
  * common prefix and suffix, and the bytes of `to` that go there. */
-static int diff(const char *from, size_t flen, const char *to, size_t tlen, struct rfs_version *v)
+static void common(const char *from, size_t flen, const char *to, size_t tlen, size_t *pp, size_t *ps)
 {
 	size_t p = 0, s = 0, min = flen < tlen ? flen : tlen;
 	/* a block at a time first: this runs on every write of a 1 MB file */
@@ -29,6 +29,14 @@ static int diff(const char *from, size_t flen, const char *to, size_t tlen, stru
 		s += 4096;
 	while (s < min - p && from[flen - 1 - s] == to[tlen - 1 - s])
 		s++;
+	*pp = p;
+	*ps = s;
+}
+
+static int diff(const char *from, size_t flen, const char *to, size_t tlen, struct rfs_version *v)
+{
+	size_t p, s;
+	common(from, flen, to, tlen, &p, &s);
 	size_t n = tlen - p - s;
 	char *bytes = malloc(n ? n : 1);
 	if (!bytes)
@@ -73,19 +81,29 @@ static long ms_since(const struct timespec *t)
 }
 
 /* The burst goes on: version 1 stays the text from before it, and its
- * diff now starts from `new`. */
+ * diff now starts from `new`. Both changes are ranges of `old`: the new
+ * diff covers their union, its bytes are version 1's there (no copy of
+ * the whole text: this runs on every write of a burst). */
 static int merge(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
 {
-	char *v1 = malloc(oldlen + 1);
-	size_t len = oldlen;
-	if (!v1)
+	struct rfs_version *v = &fs->history[0];
+	size_t p, s;
+	common(old, oldlen, new, newlen, &p, &s);
+	size_t lo = p < v->at ? p : v->at;
+	size_t hi = oldlen - s > v->at + v->cut ? oldlen - s : v->at + v->cut; /* in old */
+	size_t n = (v->at - lo) + v->nbytes + (hi - v->at - v->cut);
+	char *b = malloc(n ? n : 1);
+	if (!b)
 		return -1;
-	memcpy(v1, old, oldlen);
-	int r = apply(&v1, &len, &fs->history[0]);
-	if (r == 0)
-		r = diff(new, newlen, v1, len, &fs->history[0]);
-	free(v1);
-	return r;
+	memcpy(b, old + lo, v->at - lo);
+	memcpy(b + (v->at - lo), v->bytes, v->nbytes);
+	memcpy(b + (v->at - lo) + v->nbytes, old + v->at + v->cut, hi - v->at - v->cut);
+	free(v->bytes);
+	v->at = lo;
+	v->cut = hi + newlen - oldlen - lo; /* new equals old shifted past hi */
+	v->bytes = b;
+	v->nbytes = n;
+	return 0;
 }
 
 static long window(const struct rfs *fs)
