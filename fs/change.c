@@ -731,13 +731,36 @@ struct mkdir_arg {
 	bool copied;         /* its inline text was copied whole */
 };
 
+/* In a copy (fresh.h), a table or array of tables made at `dir` (the
+ * copy's path) under `parent`: the copy's own table that follows it in
+ * the source, so that it goes before that one and the copy keeps the
+ * source's order whatever order cp makes them in (inode order). */
+static uint32_t copy_next(struct rfs *fs, toml_doc *d, const char *dir, uint32_t parent)
+{
+	const char *rest;
+	const char *src = fresh_source(fs, dir, &rest, fs->caller);
+	char sp[PATH_MAX];
+	struct tree_ref sr;
+	if (!src || snprintf(sp, sizeof(sp), "%s%s", src, rest) >= (int)sizeof(sp) ||
+	    tree_resolve_in(fs, d, sp, &sr) < 0 || sr.node == TOML_NONE ||
+	    (sr.kind != TK_TABLE && sr.kind != TK_ENTRIES))
+		return TOML_NONE;
+	for (uint32_t c = toml_next(d, sr.node); c != TOML_NONE; c = toml_next(d, c)) {
+		size_t klen;
+		const char *k = toml_key(d, c, &klen);
+		uint32_t mine = k ? toml_get(d, parent, k, klen) : TOML_NONE;
+		if (mine != TOML_NONE)
+			return mine;
+	}
+	return TOML_NONE;
+}
+
 static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t n)
 {
 	struct mkdir_arg *a = arg;
 	struct tree_ref *r = &a->r;
 	toml_error err = {0};
 	int rc;
-	(void)fs;
 	if (r->entry) {
 		/* the registries a new runner inherits are those of the runners
 		 * before it: *work is about to change, so look at a copy (only
@@ -752,7 +775,10 @@ static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 		buf_free(&hosts);
 		if (rc < 0)
 			return rc;
-		rc = toml_append_entry(*work, r->holder, r->akey, r->aklen, &err);
+		char dir[PATH_MAX];
+		node_parent(r->canon, dir, sizeof(dir));
+		uint32_t next = r->runners ? TOML_NONE : copy_next(fs, *work, dir, r->holder);
+		rc = toml_add_table_before(*work, r->holder, r->akey, r->aklen, true, next, &err);
 		if (rc == 0 && r->runners) {
 			/* a new runner is named by its directory */
 			uint32_t arr = toml_get(*work, r->holder, r->akey, r->aklen);
@@ -782,7 +808,8 @@ static int mkdir_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 			a->copied = rc == 0;
 			free(copy);
 		} else {
-			rc = toml_add_table(*work, r->parent, r->key, r->klen, &err);
+			uint32_t next = copy_next(fs, *work, r->canon, r->parent);
+			rc = toml_add_table_before(*work, r->parent, r->key, r->klen, false, next, &err);
 		}
 	}
 	if (rc < 0)

@@ -103,11 +103,14 @@ void fresh_made(struct rfs *fs, const char *dir, pid_t pid, const char *src)
 	 * right before, rsync in another process (its sender): a directory
 	 * of the same kind listed a moment ago is what is copied */
 	const struct fresh_list *l = &fs->fresh.listed;
-	if (!src && l->dir && ms_since(&l->when) < RFS_FRESH_MS && kind_of(l->dir) == kind_of(dir) &&
-	    kind_of(dir) && strcmp(l->dir, dir))
-		src = l->dir;
-	if (src)
+	if (src) {
 		set_src(f, src);
+		f->guessed = false;
+	} else if (l->dir && ms_since(&l->when) < RFS_FRESH_MS && kind_of(l->dir) == kind_of(dir) &&
+		   kind_of(dir) && strcmp(l->dir, dir)) {
+		set_src(f, l->dir);
+		f->guessed = true;
+	}
 }
 
 void fresh_listed(struct rfs *fs, const char *dir, pid_t pid)
@@ -125,10 +128,14 @@ void fresh_listed(struct rfs *fs, const char *dir, pid_t pid)
 	expire(fs);
 	for (size_t i = 0; i < fs->fresh.n; i++) {
 		struct fresh_dir *f = &fs->fresh.v[i];
-		if (!f->src && kind_of(f->dir) == kind_of(dir) && strcmp(f->dir, dir))
+		/* what the maker reads after its mkdir is what it copies (cp
+		 * -r); a guess from before the mkdir gives way to it */
+		if ((!f->src || (f->pid == pid && f->guessed)) && kind_of(f->dir) == kind_of(dir) &&
+		    strcmp(f->dir, dir)) {
 			set_src(f, dir);
+			f->guessed = f->pid != pid;
+		}
 	}
-	(void)pid;
 }
 
 static struct fresh_dir *copy_of(struct rfs *fs, const char *dir, size_t len, pid_t pid)

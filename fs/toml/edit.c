@@ -1079,6 +1079,26 @@ int toml_append_entry(toml_doc *d, uint32_t t, const char *key, size_t klen, tom
 	return -EEXIST;
 }
 
+int toml_add_table_before(toml_doc *d, uint32_t t, const char *key, size_t klen, bool aot,
+			  uint32_t before, toml_error *err)
+{
+	if (err)
+		err->msg[0] = '\0';
+	uint32_t at = before;
+	if (valid_node(d, before) && d->nodes[before].form == TOML_FORM_AOT)
+		at = d->nodes[before].first; /* its first [[entry]] */
+	bool header = valid_node(d, at) && d->nodes[before].parent == t &&
+		      (d->nodes[at].form == TOML_FORM_HEADER || d->nodes[at].form == TOML_FORM_ENTRY);
+	if (!header || inline_home(d, t) != NONE || (aot && doc_lookup(d, t, key, klen) != NONE))
+		return aot ? toml_append_entry(d, t, key, klen, err) : toml_add_table(d, t, key, klen, err);
+	if (!aot) {
+		int r = check_new_key(d, t, key, klen, err);
+		if (r < 0)
+			return r;
+	}
+	return header_insert(d, t, key, klen, aot, d->nodes[at].lstart, err);
+}
+
 struct span {
 	size_t s, e;
 	bool gone;

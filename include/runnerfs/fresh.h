@@ -44,6 +44,7 @@ struct fresh_dir {
 	char *dir;
 	char *src;   /* what it is a copy of (NULL: not known to be a copy) */
 	pid_t pid;   /* the process that made it */
+	bool guessed; /* src: listed before the mkdir, or by another process */
 	struct timespec last;
 };
 

@@ -202,6 +202,12 @@ int toml_insert_raw(toml_doc *doc, uint32_t t, const char *key, size_t klen,
  * block, or `key = {}` inside an inline table. */
 int toml_add_table(toml_doc *doc, uint32_t t, const char *key, size_t klen,
 		   toml_error *err);
+/* The same, [t.key] (aot: the first [[t.key]]) written just before the
+ * header of `before`, a table or array of tables of t written with
+ * headers; anywhere else (before is TOML_NONE, inline, dotted), as
+ * toml_add_table / toml_append_entry do. */
+int toml_add_table_before(toml_doc *doc, uint32_t t, const char *key, size_t klen, bool aot,
+			  uint32_t before, toml_error *err);
 /* Append an empty entry to the array of tables `key` under t (creating the
  * array if needed): a [[t.key]] header after the last entry's block, or
  * `{}` in an inline array. */

@@ -574,3 +574,28 @@ def test_cp_r_onto_an_existing_runner_fails(runnerfs):
     assert "Operation not permitted" in err, err
     assert m.read_config() == REG
     assert "a" not in m.listdir("runners/b")
+
+
+def key_order(v):
+    """Every table's keys in order, recursively (tomllib keeps the file's)."""
+    if isinstance(v, dict):
+        return [(k, key_order(x)) for k, x in v.items()]
+    if isinstance(v, list):
+        return [key_order(x) for x in v]
+    return None
+
+
+@pytest.mark.parametrize("fx", ["01-register-docker.toml", "02-crlf.toml", "08-autoscaler-machine.toml"])
+def test_7_cp_r_keeps_the_source_order(runnerfs, fx):
+    """Tables are made in inode order by cp; each goes where the source
+    has it. (Sources written with dotted keys become [headers] in the
+    copy: not checked here.)"""
+    data = fixture(fx)
+    rs = runners_of(data)
+    m = runnerfs(data)
+    for i, name in enumerate(runner_dir_names(rs)):
+        if "name" not in rs[i] or "#" in name:
+            continue
+        m.sh("cp -r runners/%s runners/copy-%d" % (sh_quote(name), i))
+        got = runners_of(m.read_config())[-1]
+        assert key_order(got) == key_order(dict(rs[i], name="copy-%d" % i)), name

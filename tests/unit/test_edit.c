@@ -1451,6 +1451,47 @@ static void check_bad_ids(void)
 		failures++;
 }
 
+/* toml_add_table_before: a table or array of tables goes just before a
+ * sibling's header (and the comments above it); anything else appends. */
+static void check_before(void)
+{
+	static const struct {
+		const char *name, *in, *before, *key, *out;
+		bool aot;
+	} v[] = {
+		{"before/table", "[[runners]]\n  name = \"a\"\n  [runners.cache]\n    Type = \"s3\"\n", "cache",
+		 "docker", "[[runners]]\n  name = \"a\"\n  [runners.docker]\n  [runners.cache]\n    Type = \"s3\"\n", false},
+		{"before/comment-stays-with-its-table",
+		 "[[runners]]\n  name = \"a\"\n  # the cache\n  [runners.cache]\n", "cache", "docker",
+		 "[[runners]]\n  name = \"a\"\n  [runners.docker]\n  # the cache\n  [runners.cache]\n", false},
+		{"before/aot", "[[runners]]\n  name = \"a\"\n  [runners.cache]\n", "cache", "x",
+		 "[[runners]]\n  name = \"a\"\n  [[runners.x]]\n  [runners.cache]\n", true},
+		{"before/inline-appends", "[[runners]]\n  name = \"a\"\n  cache = {}\n", "cache", "docker",
+		 "[[runners]]\n  name = \"a\"\n  cache = {}\n  [runners.docker]\n", false},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		checks++;
+		toml_doc *doc;
+		toml_error err;
+		if (toml_parse(v[i].in, strlen(v[i].in), &doc, &err) < 0) {
+			printf("FAIL %s: input does not parse\n", v[i].name);
+			failures++;
+			continue;
+		}
+		uint32_t r0 = toml_at(doc, toml_get(doc, TOML_ROOT, "runners", 7), 0);
+		uint32_t b = toml_get(doc, r0, v[i].before, strlen(v[i].before));
+		int rc = toml_add_table_before(doc, r0, v[i].key, strlen(v[i].key), v[i].aot, b, &err);
+		size_t len;
+		const char *t = toml_text(doc, &len);
+		if (rc < 0 || len != strlen(v[i].out) || memcmp(t, v[i].out, len)) {
+			printf("FAIL %s (%d):\n", v[i].name, rc);
+			show_diff(v[i].out, strlen(v[i].out), t, len);
+			failures++;
+		}
+		toml_free(doc);
+	}
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -1460,6 +1501,7 @@ int main(void)
 	check_ids_survive_failure();
 	check_chain();
 	check_bad_ids();
+	check_before();
 	printf("test_edit: %d cases (%zu table-driven), %d notes\n", checks, table, notes);
 	printf("%d passed, %d failed\n", checks - failures, failures);
 	return failures ? 1 : 0;
