@@ -82,8 +82,9 @@ def interactive(t, tmp_path, rel, edits, launch, ready, change, save_and_quit, d
         try:
             def run():
                 tm.start(launch, t.path(d))
-                scr = tm.wait(ready, what="the editor to show %s" % rel)
-                assert old in scr, scr
+                # the status line can come before the text is painted
+                # (seen under load): wait for both
+                scr = tm.wait(lambda s: ready(s) and old in s, what="the editor to show %s" % rel)
                 bad = [w for w in ALL_WARNINGS if w in scr]
                 assert not bad, "edit %d: warning %s when opening %s:\n%s" % (n, bad, rel, scr)
                 change(tm, v)
