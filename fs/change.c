@@ -281,7 +281,12 @@ static int runner_name_free(struct rfs *fs, const char *p, const struct runner_a
 	if (memchr(text, '\0', len) || tree_encode_name(text, len, &b) < 0 || !b.p || !strcmp(b.p, ra->name))
 		goto out;
 	long other = runner_taken(fs, b.p, text, len, ra->idx);
-	if (other >= 0 && fresh_made_lately(fs, ra->dir)) {
+	if (other < 0 && fresh_made_by(fs, ra->dir, fs->caller)) {
+		/* the process that made the directory writes its name file: a
+		 * copy or restore from elsewhere (cp -a backup runners/NEW) */
+		snprintf(copy_of, cn, "%.*s", (int)len, text);
+		rc = 1;
+	} else if (other >= 0 && fresh_made_lately(fs, ra->dir)) {
 		char **names;
 		size_t n;
 		if (tree_runner_names(fs, &names, &n) == 0 && (size_t)other < n)

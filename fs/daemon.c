@@ -288,12 +288,9 @@ int daemon_main(int argc, char **argv)
 	if (!fs.loaded_mtime.tv_sec)
 		clock_gettime(CLOCK_REALTIME, &fs.loaded_mtime);
 
-	r = watch_start(&fs);
-	if (r < 0)
-		rfs_log(RFS_LOG_WARN, "cannot watch %s for outside changes (%s): they are noticed at the next write",
-			fs.disk.dir, strerror(-r));
-	if ((r = reload_start(&fs.reload)) < 0)
-		rfs_log(RFS_LOG_WARN, "cannot start the reload thread: %s", strerror(-r));
+	/* the watch and reload threads start in the FUSE init callback
+	 * (ops.c): fuse_main forks into the background first, and threads
+	 * do not survive a fork */
 	ret = fuse_main(args.argc, args.argv, rfs_operations(), &fs);
 	watch_stop(&fs);
 	reload_stop(&fs.reload);

@@ -154,6 +154,11 @@ bool fresh_copying(struct rfs *fs, const char *dir)
 	return copy_of(fs, dir, strlen(dir), 0) != NULL;
 }
 
+bool fresh_made_by(struct rfs *fs, const char *dir, pid_t pid)
+{
+	return find(fs, dir, strlen(dir), pid) != NULL;
+}
+
 bool fresh_made_lately(struct rfs *fs, const char *dir)
 {
 	return find(fs, dir, strlen(dir), 0) != NULL;

@@ -208,6 +208,10 @@ static int attr_of(struct rfs *fs, const char *p, struct stat *st, struct handle
 
 static int rfs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
+	if (!path && hof(fi))
+		path = hof(fi)->path; /* an open file whose directory was removed */
+	if (!path)
+		return -ENOENT;
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = attr_of(fs, rel(path), st, hof(fi));
@@ -350,6 +354,8 @@ static int rfs_releasedir(const char *path, struct fuse_file_info *fi)
 static int rfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 	const char *dir = rel(path);
@@ -530,6 +536,8 @@ static bool read_only(int flags)
 
 static int rfs_open(const char *path, struct fuse_file_info *fi)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
 	lock_fs(fs);
@@ -586,6 +594,8 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 
 static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
 	lock_fs(fs);
@@ -775,6 +785,8 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 
 static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	struct handle *h = hof(fi);
 	const char *p = rel(path);
@@ -844,6 +856,8 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 static int rfs_unlink(const char *path)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_unlink(fs, rel(path));
@@ -853,6 +867,8 @@ static int rfs_unlink(const char *path)
 
 static int rfs_rmdir(const char *path)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_rmdir(fs, rel(path));
@@ -862,6 +878,8 @@ static int rfs_rmdir(const char *path)
 
 static int rfs_mkdir(const char *path, mode_t mode)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_mkdir(fs, rel(path), mode);
@@ -871,6 +889,8 @@ static int rfs_mkdir(const char *path, mode_t mode)
 
 static int rfs_rename(const char *from, const char *to, unsigned int flags)
 {
+	if (!from || !to)
+		return -ENOENT;
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_rename(fs, rel(from), rel(to), flags);
@@ -902,6 +922,8 @@ static int rfs_symlink(const char *target, const char *path)
 
 static int rfs_readlink(const char *path, char *buf, size_t size)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	struct scratch *sc = scratch_get(&fs->scratch, rel(path));
@@ -954,6 +976,8 @@ static int rfs_link(const char *from, const char *to)
  * that cp -p, install, rsync and Ansible work. */
 static int rfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct stat st;
 	struct rfs *fs = ctx();
 	lock_fs(fs);
@@ -969,6 +993,8 @@ static int rfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 
 static int rfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	struct stat st;
 	(void)uid;
@@ -981,6 +1007,8 @@ static int rfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_in
 
 static int rfs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	struct stat st;
 	const char *p = rel(path);
@@ -1065,6 +1093,8 @@ static int xattr_value(struct rfs *fs, const struct tree_ref *r, int which, cons
 
 static int rfs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	int which = -1;
 	for (int i = 0; i < 3; i++)
@@ -1095,6 +1125,8 @@ static int rfs_getxattr(const char *path, const char *name, char *value, size_t 
 
 static int rfs_listxattr(const char *path, char *list, size_t size)
 {
+	if (!path)
+		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	struct tree_ref r;
@@ -1156,7 +1188,16 @@ static void *rfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = 0;
 	/* READDIRPLUS for every part of a directory, not only the first */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-	return ctx();
+	/* here, not before fuse_main: it has forked into the background by
+	 * now, and threads do not survive a fork */
+	struct rfs *fs = ctx();
+	int r = watch_start(fs);
+	if (r < 0)
+		rfs_log(RFS_LOG_WARN, "cannot watch %s for outside changes (%s): they are noticed at the next write",
+			fs->disk.dir, strerror(-r));
+	if ((r = reload_start(&fs->reload)) < 0)
+		rfs_log(RFS_LOG_WARN, "cannot start the reload thread: %s", strerror(-r));
+	return fs;
 }
 
 static void rfs_destroy(void *data)

@@ -19,9 +19,11 @@
  * nothing made in it, what the copy holds is hidden from that process
  * alone until it makes it (open with O_CREAT, mkdir), which shows it; then
  * it works as usual. Every other process sees what is there. And:
- *   - `name` written with another runner's name in a runner made a
- *     moment ago (by any process) keeps the directory's name: cp -r,
- *     rsync and tar x bring the source's `name` file too;
+ *   - `name` written in a runner made a moment ago keeps the
+ *     directory's name when it is another runner's name (cp -r, rsync
+ *     and tar x bring the source's `name` file too) or when the process
+ *     that made the directory writes it (cp -a of a backup from
+ *     elsewhere);
  *   - a key written in a copy takes the source's TOML text when the bytes
  *     written are what the source's file reads (arrays stay arrays,
  *     quoting stays); a table the source has, known to the schema or
@@ -70,6 +72,8 @@ bool fresh_is(struct rfs *fs, const char *dir, pid_t pid);
 /* dir is a copy some process is making (rsync: one makes the directory,
  * another renames files into it). */
 bool fresh_copying(struct rfs *fs, const char *dir);
+/* dir was made by mkdir a moment ago by pid. */
+bool fresh_made_by(struct rfs *fs, const char *dir, pid_t pid);
 /* dir was made by mkdir a moment ago, by any process (tar x, rsync). */
 bool fresh_made_lately(struct rfs *fs, const char *dir);
 /* dir was listed a moment ago (the source of a copy). */
