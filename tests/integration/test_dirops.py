@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from tools import tmount  # noqa: F401 (a fixture)
-from rfs import FIXTURES, fixture, runner_dir_names, single_deletion, toml_loads
+from rfs import FIXTURES, fixture, runner_dir_names, single_deletion, toml_loads, wait_for
 
 DUP = b"""concurrent = 4
 check_interval = 0
@@ -599,3 +599,51 @@ def test_7_cp_r_keeps_the_source_order(runnerfs, fx):
         m.sh("cp -r runners/%s runners/copy-%d" % (sh_quote(name), i))
         got = runners_of(m.read_config())[-1]
         assert key_order(got) == key_order(dict(rs[i], name="copy-%d" % i)), name
+
+
+def test_cp_r_while_another_process_writes(runnerfs):
+    data = fixture("01-register-docker.toml")
+    m = runnerfs(data)
+    writer = subprocess.Popen(["bash", "-c", "for i in $(seq 30); do echo $i > runners/docker-shared-01/limit; done"],
+                              cwd=m.path())
+    try:
+        m.sh("cp -r runners/shell-03 runners/S2")
+    finally:
+        assert writer.wait(timeout=60) == 0
+    rs = {r["name"]: r for r in runners_of(m.read_config())}
+    assert rs["S2"] == dict(rs["shell-03"], name="S2")
+    assert rs["docker-shared-01"]["limit"] == 30
+
+
+def test_copy_and_remove_while_another_process_walks(runnerfs):
+    """A directory removed while `ls -R` reads it: libfuse then passes no
+    path; the daemon answers ENOENT and lives (it crashed)."""
+    m = runnerfs(fixture("01-register-docker.toml"))
+    # (the crash came after 5 to 30 rounds, within about 10 s)
+    m.sh("S=$SECONDS; "
+         "(while [ $((SECONDS - S)) -lt 15 ]; do cp -r runners/docker-dind-02 runners/w1; rm -r runners/w1; done) & "
+         "while [ $((SECONDS - S)) -lt 15 ]; do ls -R runners >/dev/null 2>&1; [ -d runners ] || exit 1; done; wait",
+         timeout=60)
+    assert m.listdir("runners") == {"docker-dind-02", "docker-shared-01", "shell-03"}
+
+
+def test_a_scratch_directory_shadowed_by_an_outside_key_is_listed_once(runnerfs):
+    m = runnerfs(REG)
+    m.sh("mkdir runners/b/x_foo && echo hi > runners/b/x_foo/f")
+    m.config.write_bytes(REG.replace(b'executor = "shell"\n', b'executor = "shell"\n  x_foo = 1\n'))
+    wait_for(lambda: runners_of(m.read_config())[1].get("x_foo") == 1 and
+             os.listdir(m.path("runners/b")).count("x_foo") == 1, what="one x_foo")
+    assert sorted(os.listdir(m.path("runners/b"))).count("x_foo") == 1
+
+
+def test_the_process_that_made_a_runner_names_it_by_its_directory(runnerfs):
+    """cp -a /backup/x runners/NEW writes x's name file into NEW: the
+    process that made the directory keeps its name."""
+    m = runnerfs(REG)
+    os.mkdir(m.path("runners/restored"))
+    with open(m.path("runners/restored/name"), "w") as f:
+        f.write("old-name\n")
+    assert "restored" in m.listdir("runners")
+    assert runners_of(m.read_config())[-1]["name"] == "restored"
+    m.sh("mkdir runners/other && echo renamed > runners/other/name")  # another process: a rename
+    assert runners_of(m.read_config())[-1]["name"] == "renamed"

@@ -249,3 +249,42 @@ def test_unreachable_tcp_engine_is_reported(runnerfs):
     wait_status(m, r"connect|refused|unreach|not (be )?reach|fail", 0.1 + 3 * MARGIN,
                 "the refused TCP engine")
     assert os.path.exists(m.path("concurrent"))
+
+
+# Runs the daemon the way a user does, without -f: it forks into the
+# background. As a child subreaper this script gets the daemon's exit
+# status once it goes at unmount, and prints it.
+BACKGROUND = r"""
+import ctypes, os, signal, subprocess, sys, time
+daemon, cfg, mnt, pid = sys.argv[1:5]
+signal.alarm(30)  # a daemon that hangs at unmount ends this script (SIGALRM)
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+subprocess.run([daemon, "-o", "reload=signal:%s,reload_delay=100" % pid, cfg, mnt], check=True, timeout=20)
+try:
+    with open(os.path.join(mnt, "concurrent"), "w") as f:
+        f.write("8\n")
+    time.sleep(float(sys.argv[5]))  # the reload comes from the daemon's own thread
+finally:
+    subprocess.run(["fusermount3", "-u", mnt], check=True, timeout=20)
+_, status = os.wait()
+print("signal" if os.WIFSIGNALED(status) else "exit %d" % os.WEXITSTATUS(status))
+"""
+
+
+def test_background_daemon_runs_its_threads_and_exits_cleanly(counter, tmp_path):
+    """Without -f the watch and reload threads must start after the fork
+    (before, the background daemon had none: no reload, and it crashed
+    joining them at unmount)."""
+    from conftest import RUNNERFS
+    c = counter()
+    cfg = tmp_path / "config.toml"
+    cfg.write_bytes(F01)
+    cfg.chmod(0o600)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run([sys.executable, "-c", BACKGROUND, str(RUNNERFS), str(cfg), str(mnt), str(c.pid),
+                        str(MAX_WAIT + MARGIN)], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert r.stdout.decode().strip() == "exit 0", r.stdout
+    assert c.value() == 1, "the background daemon sent no SIGHUP"
+    assert cfg.read_bytes() == replace_once(F01, b"concurrent = 4", b"concurrent = 8")
