@@ -50,7 +50,8 @@ static void drop(struct rfs *fs, size_t i)
 }
 
 /* A directory stays fresh while the tool filling it goes on: until
- * RFS_FRESH_MS pass with nothing made in it. */
+ * RFS_FRESH_MS pass with nothing made or written in it (a loaded
+ * machine can take longer than that over a whole copy). */
 static void expire(struct rfs *fs)
 {
 	for (size_t i = fs->fresh.n; i-- > 0;)
@@ -79,9 +80,23 @@ static void set_src(struct fresh_dir *f, const char *src)
 	}
 }
 
+/* Something was made or written at path: the copies it is inside are
+ * still being filled, by whichever process (rsync makes a directory in
+ * one process and fills it from another). */
+static void at_work(struct rfs *fs, const char *path)
+{
+	for (size_t i = 0; i < fs->fresh.n; i++) {
+		struct fresh_dir *f = &fs->fresh.v[i];
+		size_t n = strlen(f->dir);
+		if (!strncmp(path, f->dir, n) && path[n] == '/')
+			now(&f->last);
+	}
+}
+
 void fresh_made(struct rfs *fs, const char *dir, pid_t pid, const char *src)
 {
 	struct fresh_dir *f = find(fs, dir, strlen(dir), pid);
+	at_work(fs, dir);
 	if (!f) {
 		if (fs->fresh.n == fs->fresh.cap) {
 			size_t cap = fs->fresh.cap ? fs->fresh.cap * 2 : 8;
@@ -202,6 +217,7 @@ const char *fresh_source(struct rfs *fs, const char *path, const char **rest, pi
 	(void)pid; /* rsync writes from another process than its mkdir */
 	if (!f || kind_of(f->src) != 1)
 		return NULL;
+	now(&f->last); /* still being filled */
 	*rest = s;
 	return f->src;
 }

@@ -15,8 +15,8 @@
  * made and, a moment before or after the mkdir, the listing of another
  * runner (registry) — cp -r reads the source right after its mkdir,
  * copytree right before, rsync's sender in a process of its own. Until
- * RFS_FRESH_MS pass with
- * nothing made in it, what the copy holds is hidden from that process
+ * RFS_FRESH_MS pass with nothing made or written in it by any process,
+ * what the copy holds is hidden from that process
  * alone until it makes it (open with O_CREAT, mkdir), which shows it; then
  * it works as usual. Every other process sees what is there. And:
  *   - `name` written in a runner made a moment ago keeps the

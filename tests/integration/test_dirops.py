@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -471,6 +472,33 @@ def test_7_copytree_and_rsync_of_a_runner(runnerfs):
     for r in rs[2:]:
         assert r == dict(rs[0], name=r["name"]), r["name"]
     assert [r["name"] for r in rs[2:]] == (["py", "rs"] if shutil.which("rsync") else ["py"])
+
+
+def test_7_a_slow_copy_filled_from_another_process_stays_a_copy(runnerfs):
+    """rsync makes the directory in one process and fills it from another,
+    and on a loaded machine the whole copy can take longer than the
+    moment a new directory is fresh (3 s): it stays a copy while it goes
+    on being filled, so the source's TOML text is still taken at the end
+    (seen in CI: rsync -a gave pull_policy = "always" for ["always"])."""
+    m = runnerfs(REG)
+    dst = m.path("runners/slow")
+    os.listdir(m.path("runners/a"))
+    subprocess.run(["mkdir", dst], check=True)  # not the process that fills it
+
+    def put(rel, text):  # as rsync does: a temporary name, then rename
+        tmp = os.path.join(os.path.dirname(os.path.join(dst, rel)), ".tmp.XXXXXX")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, os.path.join(dst, rel))
+
+    for key in ("url", "token", "executor"):
+        with open(m.path("runners/a/" + key)) as f:
+            put(key, f.read())
+        time.sleep(1.1)  # the slow copier itself, not a wait for a condition
+    os.mkdir(os.path.join(dst, "docker"))
+    put("docker/pull_policy", "always\n")
+    slow = [r for r in runners_of(m.read_config()) if r["name"] == "slow"]
+    assert slow and slow[0]["docker"]["pull_policy"] == ["always"], m.read_config().decode()
 
 
 def test_fresh_runner_is_seen_whole_by_other_processes(runnerfs):
