@@ -117,12 +117,12 @@ void fresh_made(struct rfs *fs, const char *dir, pid_t pid, const char *src)
 	/* cp -r reads the source right after its mkdir, shutil.copytree
 	 * right before, rsync in another process (its sender): a directory
 	 * of the same kind listed a moment ago is what is copied */
-	const struct fresh_list *l = &fs->fresh.listed;
+	int kind = kind_of(dir);
+	const struct fresh_list *l = kind ? &fs->fresh.listed[kind - 1] : NULL;
 	if (src) {
 		set_src(f, src);
 		f->guessed = false;
-	} else if (l->dir && ms_since(&l->when) < RFS_FRESH_MS && kind_of(l->dir) == kind_of(dir) &&
-		   kind_of(dir) && strcmp(l->dir, dir)) {
+	} else if (l && l->dir && ms_since(&l->when) < RFS_FRESH_MS && strcmp(l->dir, dir)) {
 		set_src(f, l->dir);
 		f->guessed = true;
 	}
@@ -130,9 +130,10 @@ void fresh_made(struct rfs *fs, const char *dir, pid_t pid, const char *src)
 
 void fresh_listed(struct rfs *fs, const char *dir, pid_t pid)
 {
-	if (!kind_of(dir))
+	int kind = kind_of(dir);
+	if (!kind)
 		return;
-	struct fresh_list *l = &fs->fresh.listed;
+	struct fresh_list *l = &fs->fresh.listed[kind - 1];
 	char *copy = strdup(dir);
 	if (!copy)
 		return;
@@ -181,8 +182,9 @@ bool fresh_made_lately(struct rfs *fs, const char *dir)
 
 bool fresh_listed_lately(struct rfs *fs, const char *dir)
 {
-	const struct fresh_list *l = &fs->fresh.listed;
-	return l->dir && !strcmp(l->dir, dir) && ms_since(&l->when) < RFS_FRESH_MS;
+	int kind = kind_of(dir);
+	const struct fresh_list *l = kind ? &fs->fresh.listed[kind - 1] : NULL;
+	return l && l->dir && !strcmp(l->dir, dir) && ms_since(&l->when) < RFS_FRESH_MS;
 }
 
 static struct fresh_dir *parent(struct rfs *fs, const char *path, pid_t pid)
@@ -237,7 +239,8 @@ void fresh_free(struct rfs *fs)
 	while (fs->fresh.n)
 		drop(fs, fs->fresh.n - 1);
 	free(fs->fresh.v);
-	free(fs->fresh.listed.dir);
+	free(fs->fresh.listed[0].dir);
+	free(fs->fresh.listed[1].dir);
 	rfs_map_free(&fs->fresh.shown);
 	memset(&fs->fresh, 0, sizeof(fs->fresh));
 }

@@ -50,7 +50,7 @@ struct fresh_dir {
 	struct timespec last;
 };
 
-struct fresh_list {  /* the last runner or registry a process listed */
+struct fresh_list {  /* the last runner (or registry) a process listed */
 	char *dir;
 	pid_t pid;
 	struct timespec when;
@@ -60,7 +60,10 @@ struct rfs_fresh {
 	struct fresh_dir *v;
 	size_t n, cap;
 	struct rfs_map shown; /* parts made since */
-	struct fresh_list listed;
+	/* [0] the last runner listed, [1] the last registry: kept apart,
+	 * because a copier (rsync's sender) goes on into the source's
+	 * registries while the runner's mkdir is on its way */
+	struct fresh_list listed[2];
 };
 
 /* dir was made by pid; src: what it is a copy of, if known already. */

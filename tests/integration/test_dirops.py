@@ -501,6 +501,23 @@ def test_7_a_slow_copy_filled_from_another_process_stays_a_copy(runnerfs):
     assert slow and slow[0]["docker"]["pull_policy"] == ["always"], m.read_config().decode()
 
 
+def test_7_copier_that_lists_the_registries_before_its_mkdir_lands(runnerfs):
+    """rsync's sender goes on listing the source (down to its registries)
+    while its generator's mkdir of the copy is on its way; on a loaded
+    machine the registry listing comes first. The copy is still a copy of
+    the runner listed (seen in CI: pull_policy lost its array syntax)."""
+    m = runnerfs(REG)
+    os.listdir(m.path("runners/a"))
+    os.listdir(m.path("runners/a/registries/registry.example.com"))
+    subprocess.run(["mkdir", m.path("runners/late")], check=True)
+    os.mkdir(m.path("runners/late/docker"))
+    tmp = m.path("runners/late/docker/.pull_policy.XXXXXX")
+    tmp.write_bytes(b"always\n")
+    os.rename(tmp, m.path("runners/late/docker/pull_policy"))
+    late = [r for r in runners_of(m.read_config()) if r["name"] == "late"]
+    assert late and late[0]["docker"]["pull_policy"] == ["always"], m.read_config().decode()
+
+
 def test_fresh_runner_is_seen_whole_by_other_processes(runnerfs):
     """mkdir then read, from the same process and from another: what
     mkdir wrote is there (only a copy in progress hides it from the
