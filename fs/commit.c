@@ -407,19 +407,49 @@ static int read_current(struct commit *c, char **bytes, size_t *len, struct stat
 	return r;
 }
 
-/* Is someone writing the file right now? (see read_current) */
-static int writer_active(struct commit *c)
+/* Does someone have fd's file open for writing? (see read_current) */
+static bool open_for_writing(int fd)
 {
-	struct stat st;
-	int fd;
-	int r = open_current(c, &fd, &st);
-	if (r < 0 || fd < 0)
-		return r < 0 ? r : 0;
 	bool busy = fcntl(fd, F_SETLEASE, F_RDLCK) < 0 && errno == EAGAIN;
 	if (!busy)
 		fcntl(fd, F_SETLEASE, F_UNLCK);
-	c->ops->close(fd);
 	return busy;
+}
+
+/* Is someone writing the file right now? 1, 0 or -errno. *keep: the file,
+ * open read-only, when nobody is (-1 when it does not exist): commit_write
+ * looks at it again after its rename. */
+static int writer_active(struct commit *c, int *keep)
+{
+	struct stat st;
+	int fd;
+	*keep = -1;
+	int r = open_current(c, &fd, &st);
+	if (r < 0 || fd < 0)
+		return r < 0 ? r : 0;
+	if (open_for_writing(fd)) {
+		c->ops->close(fd);
+		return 1;
+	}
+	*keep = fd;
+	return 0;
+}
+
+int commit_raced(struct commit *c, char **bytes, size_t *len, int force)
+{
+	if (c->raced_fd < 0)
+		return -ENOENT;
+	if (!force && open_for_writing(c->raced_fd))
+		return -EBUSY;
+	struct stat st;
+	int r = c->ops->fstatat(c->raced_fd, "", &st, AT_EMPTY_PATH) < 0 ? neg_errno() : 0;
+	if (r == 0 && lseek(c->raced_fd, 0, SEEK_SET) < 0)
+		r = neg_errno();
+	if (r == 0)
+		r = read_all(c->ops, c->raced_fd, (size_t)st.st_size, bytes, len);
+	c->ops->close(c->raced_fd);
+	c->raced_fd = -1;
+	return r;
 }
 
 static void warnf(struct commit *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -566,6 +596,7 @@ int commit_init(struct commit *c, const char *path, const struct commit_ops *ops
 
 	memset(c, 0, sizeof *c);
 	c->dirfd = -1;
+	c->raced_fd = -1;
 	c->ops = ops ? ops : &commit_sys_ops;
 	if (!path || !*path)
 		return -EINVAL;
@@ -614,6 +645,9 @@ void commit_fini(struct commit *c)
 	/* A real close: the ops may be a test double that no longer works. */
 	if (c->dirfd >= 0)
 		close(c->dirfd);
+	if (c->raced_fd >= 0)
+		close(c->raced_fd);
+	c->raced_fd = -1;
 	free(c->path);
 	free(c->dir);
 	free(c->name);
@@ -807,9 +841,14 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 {
 	/* never replace a file someone is in the middle of writing: their
 	 * writes would land in the replaced inode and be lost */
-	int active = c->dirfd >= 0 ? writer_active(c) : 0;
+	int oldfd = -1;
+	int active = c->dirfd >= 0 ? writer_active(c, &oldfd) : 0;
 	if (active)
 		return active < 0 ? active : -EBUSY;
+	if (c->raced_fd >= 0) { /* the caller did not take it: too late now */
+		c->ops->close(c->raced_fd);
+		c->raced_fd = -1;
+	}
 	const struct commit_ops *o = c->ops;
 	char tmp[NAME_MAX + 1];
 	struct stat cur, st;
@@ -820,8 +859,11 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 
 	if (c->dirfd < 0)
 		return -EBADF;
-	if (!bytes && len)
+	if (!bytes && len) {
+		if (oldfd >= 0)
+			o->close(oldfd);
 		return -EINVAL;
+	}
 	if (!bytes)
 		bytes = "";
 
@@ -829,15 +871,21 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 		exists = 1;
 		mode = cur.st_mode & 07777;
 	} else if (errno != ENOENT) {
-		return neg_errno();
+		r = neg_errno();
+		if (oldfd >= 0)
+			o->close(oldfd);
+		return r;
 	}
 	prev = c->id.mtime;
 	if (exists)
 		prev = ts_max(prev, cur.st_mtim);
 
 	fd = create_temp(c, tmp);
-	if (fd < 0)
+	if (fd < 0) {
+		if (oldfd >= 0)
+			o->close(oldfd);
 		return fd;
+	}
 	r = write_all(o, fd, bytes, len);
 	if (r < 0)
 		goto fail;
@@ -873,23 +921,46 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 	}
 	if (o->renameat(c->dirfd, tmp, c->dirfd, c->name) < 0) {
 		r = neg_errno();
-		if (r == -EBUSY || r == -EXDEV)
+		if (r == -EBUSY || r == -EXDEV) {
+			if (oldfd >= 0)
+				o->close(oldfd);
 			return write_in_place(c, bytes, len, tmp, prev);
+		}
 		goto fail;
 	}
-	/* The new file is in place. */
-	if (o->fsync(c->dirfd) < 0 && errno != EINVAL)
-		return neg_errno(); /* c->id still the old file: see the top */
+	/* The new file is in place: whatever happens now, it is what readers
+	 * of CONFIG see, so it is what c->id records (commit.h). */
+	int durable = o->fsync(c->dirfd) < 0 && errno != EINVAL ? COMMIT_NOT_DURABLE : 0;
 	/* rename changed its ctime: take the one it has now, if it is still
 	 * our file, so that our own write needs no rereading to be known */
 	struct stat now;
 	if (o->fstatat(c->dirfd, c->name, &now, 0) == 0 && now.st_ino == st.st_ino && now.st_dev == st.st_dev)
 		st.st_ctim = now.st_ctim;
+	/* Last look after the rename: did someone open the file we replaced
+	 * for writing between the look before it and the rename (their open
+	 * found it by name a moment before)? Their bytes go to a file nobody
+	 * reads any more: tell the caller, who takes them (commit_raced).
+	 * Size and mtime, not ctime: our rename changed that. */
+	int raced = 0;
+	if (oldfd >= 0 && c->id.exists) {
+		struct stat os;
+		raced = (o->fstatat(oldfd, "", &os, AT_EMPTY_PATH) == 0 &&
+			 (os.st_size != c->id.size || ts_cmp(os.st_mtim, c->id.mtime) != 0)) ||
+			open_for_writing(oldfd);
+		if (raced) {
+			c->raced_fd = oldfd;
+			oldfd = -1;
+		}
+	}
+	if (oldfd >= 0)
+		o->close(oldfd);
 	set_id(c, &st, bytes, len);
-	return 0;
+	return raced ? COMMIT_RACED : durable;
 fail:
 	if (fd >= 0)
 		o->close(fd);
+	if (oldfd >= 0)
+		o->close(oldfd);
 	o->unlinkat(c->dirfd, tmp, 0);
 	return r;
 }

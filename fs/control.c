@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "runnerfs/control.h"
+#include "runnerfs/watch.h"
 #include "runnerfs/history.h"
 
 static void iso(const struct timespec *ts, char *out, size_t n)
@@ -37,13 +38,17 @@ static int status(struct rfs *fs, struct buf *out)
 			 "file mtime when read: %s\n"
 			 "parses: %s\n",
 			 fs->disk.path, (unsigned long long)fs->generation, len, written, loaded,
-			 fs->disk_state == 0 ? "yes" : "no");
-	if (r >= 0 && fs->disk_state != 0)
+			 fs->disk_state == 0   ? "yes"
+			 : watch_settling(fs) ? "being rewritten (it changed a moment ago; showing the last version that parsed)"
+					      : "no");
+	if (r >= 0 && fs->disk_state != 0 && !watch_settling(fs))
 		r = buf_addf(out, "parse error: %s\n"
 				  "showing: the last version that parsed; writes fail with EIO until the file is fixed\n",
 			     fs->disk_error);
+	if (r >= 0 && fs->outside_loss[0])
+		r = buf_addf(out, "warning: %s\n", fs->outside_loss);
 	if (r >= 0)
-		r = buf_addf(out, "write mode: %s\n", fs->disk.in_place ? "in place (CONFIG is a bind-mounted file)"
+		r = buf_addf(out, "write mode: %s\n", fs->txn.in_place ? "in place (CONFIG is a bind-mounted file)"
 									: "atomic (temp file + rename)");
 	if (r >= 0)
 		r = buf_addf(out, "read-only: %s\nbackups: %d kept of %d (changes less than %d ms apart are one)\n",

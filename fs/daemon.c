@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runnerfs/daemon.h"
@@ -118,10 +119,44 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			o->config = strdup(arg);
 			return 0;
 		}
+		if (o->positional == 2)
+			o->mountpoint = strdup(arg);
 		return 1;
 	default:
 		return 1;
 	}
+}
+
+/* Is `inner` the directory `outer` or inside it? (both real paths) */
+static bool within(const char *inner, const char *outer)
+{
+	size_t n = strlen(outer);
+	if (n == 1 && outer[0] == '/')
+		return true;
+	return !strncmp(inner, outer, n) && (inner[n] == '\0' || inner[n] == '/');
+}
+
+/* The mount point must be outside CONFIG's directory and CONFIG outside
+ * the mount: mounted over its own directory, every look at CONFIG (the
+ * watch, the commit's rename) would go through the mount itself, and the
+ * first listing after a write hangs for good. 0, or -EINVAL with the
+ * reason printed. */
+static int check_mountpoint(const char *config_dir, const char *mountpoint)
+{
+	char mp[PATH_MAX];
+	if (!mountpoint || !realpath(mountpoint, mp))
+		return 0; /* fuse_main says what is wrong with it */
+	const char *why = !strcmp(mp, config_dir)  ? "is the directory of CONFIG"
+			  : within(config_dir, mp) ? "holds CONFIG"
+			  : within(mp, config_dir) ? "is inside the directory of CONFIG"
+						   : NULL;
+	if (!why)
+		return 0;
+	fprintf(stderr,
+		"runnerfs: the mount point %s %s (%s): runnerfs would read and write CONFIG through its own "
+		"mount and hang; mount it somewhere else, e.g. /mnt/runner\n",
+		mountpoint, why, config_dir);
+	return -EINVAL;
 }
 
 /* An absolute path for CONFIG whose directory exists; the file itself may
@@ -138,6 +173,33 @@ static char *absolute_config(const char *path)
 	free(a);
 	free(b);
 	return res;
+}
+
+/* Testing hooks, not for production. Tests of liveness need a disk whose
+ * fsync is slow (the commit runs without the lock readers take: txn.h);
+ * RUNNERFS_TEST_FSYNC_DELAY_MS gives every fsync of a commit that delay. */
+static int slow_fsync(int fd)
+{
+	const char *d = getenv("RUNNERFS_TEST_FSYNC_DELAY_MS");
+	long ms = d ? strtol(d, NULL, 10) : 0;
+	if (ms > 0 && ms < 60000) {
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return fsync(fd);
+}
+
+/* And RUNNERFS_TEST_RENAME_DELAY_MS widens the moment between the last
+ * check of CONFIG and the rename (commit.h: COMMIT_RACED). */
+static int slow_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname)
+{
+	const char *d = getenv("RUNNERFS_TEST_RENAME_DELAY_MS");
+	long ms = d ? strtol(d, NULL, 10) : 0;
+	if (ms > 0 && ms < 60000) {
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return renameat(olddirfd, oldname, newdirfd, newname);
 }
 
 static void commit_warn(void *arg, const char *msg)
@@ -167,9 +229,11 @@ static void free_fs(struct rfs *fs)
 	free(fs->unset_path);
 	fresh_free(fs);
 	free(fs->opt.config);
+	free(fs->opt.mountpoint);
 	free(fs->opt.reload);
 	free(fs->opt.docker_host);
 	reload_fini(&fs->reload);
+	pthread_cond_destroy(&fs->txn.committed);
 	pthread_mutex_destroy(&fs->lock);
 }
 
@@ -178,6 +242,7 @@ int daemon_main(int argc, char **argv)
 	struct rfs fs;
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
+	pthread_cond_init(&fs.txn.committed, NULL);
 	fs.watch_fd = -1;
 	{
 		char ignore[8];
@@ -253,11 +318,17 @@ int daemon_main(int argc, char **argv)
 	/* every FUSE worker thread would keep its own heap of freed
 	 * document-sized blocks; one arena keeps the daemon small */
 	mallopt(M_ARENA_MAX, 1);
-	int r = commit_init(&fs.disk, fs.opt.config, NULL);
+	struct commit_ops slow_disk = commit_sys_ops;
+	slow_disk.fsync = slow_fsync;
+	slow_disk.renameat = slow_renameat;
+	bool slow = getenv("RUNNERFS_TEST_FSYNC_DELAY_MS") || getenv("RUNNERFS_TEST_RENAME_DELAY_MS");
+	int r = commit_init(&fs.disk, fs.opt.config, slow ? &slow_disk : NULL);
 	if (r < 0) {
 		fprintf(stderr, "runnerfs: %s: %s\n", fs.opt.config, strerror(-r));
 		goto out;
 	}
+	if (check_mountpoint(fs.disk.dir, fs.opt.mountpoint) < 0)
+		goto out;
 	fs.disk.warn = commit_warn;
 	if (!fs.opt.ro)
 		commit_cleanup_stale(&fs.disk);

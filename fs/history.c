@@ -140,17 +140,14 @@ void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *ne
 	fs->nhistory++;
 }
 
-void history_rebase(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
+void history_outside(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
 {
-	fs->hist_open = false; /* an outside change ends the burst */
-	if (!fs->nhistory)
-		return;
-	char *v1 = malloc(oldlen + 1);
-	size_t len = oldlen;
-	if (!v1 || (memcpy(v1, old, oldlen), apply(&v1, &len, &fs->history[0])) < 0 ||
-	    diff(new, newlen, v1, len, &fs->history[0]) < 0)
-		drop_from(fs, 0);
-	free(v1);
+	/* what the outside change replaced is a version of its own (a
+	 * truncated or emptied file must not take the last good config with
+	 * it), and it ends the burst */
+	fs->hist_open = false;
+	history_push(fs, old, oldlen, new, newlen);
+	fs->hist_open = false;
 }
 
 int history_text(struct rfs *fs, int n, struct buf *out)

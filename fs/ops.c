@@ -91,12 +91,22 @@ static pid_t caller(void)
 }
 
 /* Every operation on the model starts here: one at a time, and with what
- * outside writers did to CONFIG taken in first. */
+ * outside writers did to CONFIG taken in first. Never waits for them. */
 static void lock_fs(struct rfs *fs)
 {
 	pthread_mutex_lock(&fs->lock);
 	fs->caller = fuse_get_context()->pid;
 	watch_sync(fs);
+}
+
+/* The same, for an operation that starts a change (open for writing,
+ * create, truncate): if CONFIG stopped parsing a moment ago (a writer
+ * between two writes), wait for it to settle — bounded, fs->lock
+ * released meanwhile (txn.h) — rather than refuse at once. */
+static void lock_fs_to_change(struct rfs *fs)
+{
+	lock_fs(fs);
+	txn_settle(fs);
 }
 
 static const char *rel(const char *path)
@@ -190,7 +200,7 @@ static int attr_of(struct rfs *fs, const char *p, struct stat *st, struct handle
 		size_t len;
 		toml_text(fs->doc, &len);
 		st->st_size = (off_t)len;
-		st->st_mtim = fs->disk.id.mtime.tv_sec ? fs->disk.id.mtime : fs->loaded_mtime;
+		st->st_mtim = fs->txn.mtime.tv_sec ? fs->txn.mtime : fs->loaded_mtime;
 		break;
 	}
 	case TK_CTLFILE:
@@ -540,7 +550,10 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	lock_fs(fs);
+	if (read_only(fi->flags))
+		lock_fs(fs);
+	else
+		lock_fs_to_change(fs);
 	struct scratch *sc = scratch_get(&fs->scratch, p);
 	if (sc) {
 		struct handle *sh = sc->type == SC_FILE ? scratch_handle(sc, p, fi->flags) : NULL;
@@ -598,7 +611,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		return -ENOENT; /* its directory was removed meanwhile (libfuse gives no path then) */
 	struct rfs *fs = ctx();
 	const char *p = rel(path);
-	lock_fs(fs);
+	lock_fs_to_change(fs);
 	struct tree_ref r;
 	struct handle *h = NULL;
 	int rc = resolve(fs, p, &r);
@@ -673,6 +686,21 @@ static int rfs_read(const char *path, char *buf, size_t size, off_t off, struct 
 	return (int)n;
 }
 
+/* A scratch file (scratch.h) lives in memory: may it grow from `now` to
+ * `want` bytes? */
+static int scratch_room(struct rfs *fs, const char *p, size_t now, size_t want)
+{
+	if (want <= now)
+		return 0;
+	if (want > RFS_SCRATCH_FILE_MAX)
+		return rfs_error(fs, -EFBIG, p, "a file that is not a key lives in memory only, and at most %d MiB of it",
+				 RFS_SCRATCH_FILE_MAX >> 20);
+	if (scratch_bytes(&fs->scratch) + (want - now) > RFS_SCRATCH_TOTAL_MAX)
+		return rfs_error(fs, -ENOSPC, p, "files that are not keys live in memory only, %d MiB in all; "
+						 "remove some", RFS_SCRATCH_TOTAL_MAX >> 20);
+	return 0;
+}
+
 static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -688,6 +716,8 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		if (h->append)
 			off = (off_t)b->len;
 		if ((size_t)off + size > b->len)
+			rc = scratch_room(fs, h->path, b->len, (size_t)off + size);
+		if (rc == 0 && (size_t)off + size > b->len)
 			rc = buf_resize(b, (size_t)off + size);
 		if (rc == 0)
 			memcpy(b->p + off, data, size);
@@ -711,6 +741,9 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		    (rc = change_name_precheck(fs, h->path, data, size)) < 0)
 			h->failed = true;
 	}
+	if (rc == 0 && (size_t)off + size > RFS_WRITE_MAX)
+		rc = rfs_error(fs, -EFBIG, h->path, "more than %d MiB written: no value or config.toml is that large",
+			       RFS_WRITE_MAX >> 20);
 	if (rc == 0) {
 		size_t end = (size_t)off + size;
 		if (end > h->buf.len) {
@@ -792,12 +825,14 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	const char *p = rel(path);
 	if (size < 0)
 		return -EINVAL;
-	lock_fs(fs);
+	lock_fs_to_change(fs);
 	int rc = 0;
 	struct scratch *sc = h ? NULL : scratch_get(&fs->scratch, p);
 	if ((h && h->sd) || sc) {
 		struct scratch_data *d = h ? h->sd : sc->data;
-		rc = sc && sc->type != SC_FILE ? -EISDIR : buf_resize(&d->content, (size_t)size);
+		rc = sc && sc->type != SC_FILE ? -EISDIR : scratch_room(fs, p, d->content.len, (size_t)size);
+		if (rc == 0)
+			rc = buf_resize(&d->content, (size_t)size);
 		clock_gettime(CLOCK_REALTIME, &d->mtime);
 	} else if (h) {
 		/* ftruncate: part of an edit in progress (vim, rsync --inplace) */

@@ -89,10 +89,9 @@ int reload_init(struct reload *r, const char *method, const char *docker_host, i
 	}
 	r->target = strdup(colon + 1);
 	if (r->method == RELOAD_PID) {
-		char *end;
-		long pid = strtol(r->target, &end, 10);
-		if (*end || pid <= 1) {
-			snprintf(err, errlen, "reload=signal:%s: not a process id", r->target);
+		pid_t pid;
+		if (reload_parse_pid(r->target, &pid) < 0) {
+			snprintf(err, errlen, "reload=signal:%s: not a process id (decimal, 2 to pid_max)", r->target);
 			return -EINVAL;
 		}
 	}
@@ -247,30 +246,70 @@ out:
 	return rc;
 }
 
+/* A process id as text: decimal digits only (surrounding white space
+ * allowed, as pid files end with a newline), no overflow, greater than 1
+ * (0 and 1 would signal a process group or init) and at most the
+ * kernel's pid_max. 0 or -EINVAL. */
+int reload_parse_pid(const char *s, pid_t *out)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	long long v = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (*s - '0');
+		if (v > 1LL << 32)
+			return -EINVAL;
+	}
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	if (*s)
+		return -EINVAL;
+	long long max = 4194304; /* the largest pid_max Linux allows */
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+	if (f) {
+		long long m;
+		if (fscanf(f, "%lld", &m) == 1 && m > 1)
+			max = m;
+		fclose(f);
+	}
+	if (v <= 1 || v > max)
+		return -EINVAL;
+	*out = (pid_t)v;
+	return 0;
+}
+
 static int kill_reload(struct reload *r, char *why, size_t whylen)
 {
-	long pid;
+	pid_t pid;
 	if (r->method == RELOAD_PIDFILE) {
+		char text[64];
 		FILE *f = fopen(r->target, "re");
 		if (!f) {
-			snprintf(why, whylen, "cannot read pid file %s: %s", r->target, strerror(errno));
-			return -errno;
+			int e = errno;
+			snprintf(why, whylen, "cannot read pid file %s: %s", r->target, strerror(e));
+			return -e;
 		}
-		int ok = fscanf(f, "%ld", &pid);
+		size_t n = fread(text, 1, sizeof(text) - 1, f);
+		bool more = n == sizeof(text) - 1 && fgetc(f) != EOF;
 		fclose(f);
-		if (ok != 1 || pid <= 1) {
-			snprintf(why, whylen, "pid file %s holds no process id", r->target);
+		text[n] = '\0';
+		if (more || strlen(text) != n || reload_parse_pid(text, &pid) < 0) {
+			snprintf(why, whylen, "pid file %s does not hold a process id (decimal, 2 to pid_max); "
+					      "no signal sent", r->target);
 			return -EINVAL;
 		}
-	} else {
-		pid = strtol(r->target, NULL, 10);
+	} else if (reload_parse_pid(r->target, &pid) < 0) {
+		snprintf(why, whylen, "signal:%s is not a process id; no signal sent", r->target);
+		return -EINVAL;
 	}
-	if (kill((pid_t)pid, SIGHUP) < 0) {
+	if (kill(pid, SIGHUP) < 0) {
 		int e = errno;
-		snprintf(why, whylen, "cannot signal process %ld: %s", pid, strerror(e));
+		snprintf(why, whylen, "cannot signal process %ld: %s", (long)pid, strerror(e));
 		return -e;
 	}
-	snprintf(why, whylen, "SIGHUP sent to process %ld", pid);
+	snprintf(why, whylen, "SIGHUP sent to process %ld", (long)pid);
 	return 0;
 }
 

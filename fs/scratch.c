@@ -170,3 +170,12 @@ void scratch_free(struct scratch_set *s)
 	s->v = NULL;
 	s->cap = 0;
 }
+
+size_t scratch_bytes(const struct scratch_set *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].type == SC_FILE)
+			n += s->v[i].data->content.len;
+	return n;
+}

@@ -13,6 +13,7 @@
 #include "runnerfs/names.h"
 #include "runnerfs/tree.h"
 #include "runnerfs/txn.h"
+#include "runnerfs/watch.h"
 
 static void set_document(struct rfs *fs, toml_doc *doc)
 {
@@ -29,6 +30,31 @@ static void same_document(struct rfs *fs, toml_doc *doc)
 	if (doc != fs->doc)
 		toml_free(fs->doc);
 	fs->doc = doc;
+}
+
+static size_t runners_in(const toml_doc *d)
+{
+	uint32_t r = toml_get(d, TOML_ROOT, "runners", 7);
+	return r == TOML_NONE ? 0 : toml_count(d, r);
+}
+
+/* An outside change that empties CONFIG or drops every runner is most
+ * likely a mistake (a truncating writer, a half-done rewrite that parses):
+ * say so where people look, and where the version before it is. */
+static void note_loss(struct rfs *fs, const toml_doc *was, size_t waslen, const toml_doc *now, size_t nowlen)
+{
+	size_t before = runners_in(was);
+	const char *what = waslen && !nowlen	      ? "emptied config.toml"
+			   : before && !runners_in(now) ? "removed every runner from config.toml"
+							: NULL;
+	if (!what) {
+		fs->outside_loss[0] = '\0'; /* a later change put things back */
+		return;
+	}
+	snprintf(fs->outside_loss, sizeof(fs->outside_loss),
+		 "another writer %s (it had %zu bytes, %zu runners); the version before is .runnerfs/history/1",
+		 what, waslen, before);
+	rfs_error(fs, -ENODATA, "config.toml", "%s", fs->outside_loss);
 }
 
 /* Read CONFIG and make it the document. */
@@ -78,10 +104,12 @@ static int load(struct rfs *fs)
 	if (fs->disk.id.exists)
 		fs->config_existed = true;
 	fs->loaded_mtime = fs->disk.id.mtime;
+	fs->txn.mtime = fs->disk.id.mtime;
 	if (fs->doc) {
 		size_t oldlen, newlen;
 		const char *old = toml_text(fs->doc, &oldlen), *new = toml_text(doc, &newlen);
-		history_rebase(fs, old, oldlen, new, newlen);
+		history_outside(fs, old, oldlen, new, newlen);
+		note_loss(fs, fs->doc, oldlen, doc, newlen);
 	}
 	set_document(fs, doc);
 	return 0;
@@ -90,17 +118,6 @@ static int load(struct rfs *fs)
 int txn_load(struct rfs *fs)
 {
 	return load(fs);
-}
-
-/* Wait (bounded) while someone else has CONFIG open for writing. */
-static int settle(struct rfs *fs, int (*step)(struct rfs *))
-{
-	int r;
-	for (int waited = 0; (r = step(fs)) == -EBUSY && waited < RFS_BUSY_WAIT_MS; waited += 20) {
-		struct timespec ts = {0, 20 * 1000000};
-		nanosleep(&ts, NULL);
-	}
-	return r;
 }
 
 static int refresh_once(struct rfs *fs)
@@ -126,24 +143,87 @@ static int refresh_once(struct rfs *fs)
 
 int txn_refresh(struct rfs *fs)
 {
-	return settle(fs, refresh_once);
+	/* our own commit is in flight (fs->lock released): the document is
+	 * what it writes; CONFIG is looked at again once it is done */
+	if (fs->txn.committing)
+		return fs->disk_state;
+	return refresh_once(fs);
+}
+
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* Wait a moment with fs->lock released, so that every other request goes
+ * on while this change waits for someone else. */
+static void pause_unlocked(struct rfs *fs)
+{
+	pid_t caller = fs->caller;
+	pthread_mutex_unlock(&fs->lock);
+	struct timespec ts = {0, 20 * 1000000};
+	nanosleep(&ts, NULL);
+	pthread_mutex_lock(&fs->lock);
+	fs->caller = caller;
+}
+
+void txn_settle(struct rfs *fs)
+{
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (watch_settling(fs) && ms_since(&start) < RFS_BUSY_WAIT_MS) {
+		pause_unlocked(fs);
+		watch_sync(fs);
+	}
+}
+
+/* Another change's commit is in flight: wait for it (fs->lock released
+ * meanwhile by the condition wait). */
+static void wait_commit(struct rfs *fs)
+{
+	pid_t caller = fs->caller;
+	while (fs->txn.committing)
+		pthread_cond_wait(&fs->txn.committed, &fs->lock);
+	fs->caller = caller;
+}
+
+/* Someone else is at work on CONFIG: an outside writer has it open (or
+ * wrote it a moment ago and inotify saw no close), or it stopped parsing
+ * a moment ago (a writer between two writes). */
+static bool outside_busy(struct rfs *fs)
+{
+	if (fs->watch_writing && ms_since(&fs->watch_last) < RFS_WRITER_WAIT_MS)
+		return true;
+	return watch_settling(fs);
 }
 
 static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg);
 
 int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 {
-	int r;
-	/* someone started writing CONFIG between our read and our write:
-	 * wait for them, then do it again on top of their version */
-	for (int waited = 0; (r = run_once(fs, path, fn, arg)) == -EAGAIN && waited < RFS_BUSY_WAIT_MS;
-	     waited += 20) {
-		struct timespec ts = {0, 20 * 1000000};
-		nanosleep(&ts, NULL);
+	/* One deadline for the whole change, fixed now: new events from a
+	 * writer that keeps writing do not extend it. */
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		wait_commit(fs);
+		int r = run_once(fs, path, fn, arg);
+		if (r == -ECANCELED) {
+			/* raced and taken: again on top of it, now, with a
+			 * deadline of its own */
+			clock_gettime(CLOCK_MONOTONIC, &start);
+			continue;
+		}
+		if (r != -EAGAIN)
+			return r;
+		if (ms_since(&start) >= RFS_BUSY_WAIT_MS)
+			return rfs_error(fs, -EBUSY, path,
+					 "someone else kept writing config.toml for %d s; nothing was changed, try again",
+					 RFS_BUSY_WAIT_MS / 1000);
+		pause_unlocked(fs);
 	}
-	if (r == -EAGAIN)
-		return rfs_error(fs, -EBUSY, path, "someone else kept writing config.toml; nothing was changed, try again");
-	return r;
 }
 
 /* Put the document back to `old` after a change that did not happen. */
@@ -165,11 +245,68 @@ static void undo(struct rfs *fs, const char *old, size_t oldlen)
 	history_free(fs);
 }
 
+/* Write the document to CONFIG with fs->lock released: the write, its
+ * fsyncs and the rename take as long as the disk takes, and no reader
+ * waits for that. Meanwhile readers see the document being written (as
+ * a read after write(2) does on any filesystem, before fsync), nothing
+ * rereads CONFIG and no other change starts (txn.h). */
+static int commit(struct rfs *fs, const char *bytes, size_t len)
+{
+	pid_t caller = fs->caller;
+	fs->txn.committing = true;
+	pthread_mutex_unlock(&fs->lock);
+	int r = commit_write(&fs->disk, bytes, len);
+	pthread_mutex_lock(&fs->lock);
+	fs->caller = caller;
+	fs->txn.committing = false;
+	fs->txn.in_place = fs->disk.in_place;
+	if (fs->disk.id.exists)
+		fs->txn.mtime = fs->disk.id.mtime;
+	pthread_cond_broadcast(&fs->txn.committed);
+	return r;
+}
+
+/* Our write went in over someone's (COMMIT_RACED, commit.h): wait for
+ * them to close the file we replaced (bounded), and make what they wrote
+ * the document, as any outside change is. No other change starts
+ * meanwhile (fs->txn.committing). Their bytes must not be lost: the
+ * change is then made again on top of them. */
+static int take_raced(struct rfs *fs, const char *old, size_t oldlen, const char *path)
+{
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	char *b;
+	size_t n;
+	int r;
+	fs->txn.committing = true;
+	while ((r = commit_raced(&fs->disk, &b, &n, ms_since(&start) >= RFS_BUSY_WAIT_MS)) == -EBUSY)
+		pause_unlocked(fs);
+	fs->txn.committing = false;
+	pthread_cond_broadcast(&fs->txn.committed);
+	toml_doc *doc;
+	toml_error err;
+	if (r == 0 && toml_parse(b, n, &doc, &err) < 0) {
+		free(b);
+		return rfs_error(fs, -EIO, path, "written; but someone wrote config.toml at the same moment "
+					  "and what they wrote does not parse (%d:%d: %s), so it was not kept",
+				 err.line, err.col, err.msg);
+	}
+	if (r < 0)
+		return rfs_error(fs, r, path, "written; but someone wrote config.toml at the same moment "
+					     "and what they wrote could not be read back");
+	rfs_log(RFS_LOG_WARN, "%s: someone wrote %s at the moment of our rename; their version is taken "
+			      "and the change made again on top of it", path, fs->disk.path);
+	history_outside(fs, old, oldlen, b, n);
+	free(b);
+	set_document(fs, doc);
+	return -ECANCELED;
+}
+
 static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 {
 	int r = txn_refresh(fs);
-	if (r == -EBUSY)
-		return rfs_error(fs, -EBUSY, path, "someone else is writing config.toml; nothing was changed, try again");
+	if (r == -EBUSY || outside_busy(fs))
+		return -EAGAIN; /* txn_run waits, with the lock released */
 	if (r < 0 || fs->disk_state < 0)
 		return rfs_error(fs, -EIO, path, "config.toml on disk cannot be used (%s); nothing was changed",
 				 fs->disk_error[0] ? fs->disk_error : strerror(-r));
@@ -209,7 +346,19 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 		free(old);
 		return 0;
 	}
-	r = commit_write(&fs->disk, new, newlen);
+	r = commit(fs, new, newlen);
+	if (r == COMMIT_RACED) {
+		r = take_raced(fs, old, oldlen, path);
+		free(old);
+		return r;
+	}
+	if (r == COMMIT_NOT_DURABLE) {
+		/* the change is made (CONFIG is the new file): say so, and that
+		 * the disk did not confirm it */
+		rfs_error(fs, -EIO, path, "written, but the disk did not confirm it (fsync of %s failed): "
+				     "a power loss now may bring the previous version back", fs->disk.dir);
+		r = 0;
+	}
 	if (r < 0) {
 		undo(fs, old, oldlen);
 		free(old);

@@ -86,22 +86,20 @@ static void reread(struct rfs *fs)
 		rfs_log(RFS_LOG_INFO, "%s changed outside; the tree shows the new version", fs->disk.path);
 }
 
+bool watch_settling(const struct rfs *fs)
+{
+	return fs->disk_state < 0 && fs->broken_since.tv_sec && ms_since(&fs->broken_since) < RFS_BROKEN_GRACE_MS;
+}
+
 void watch_sync(struct rfs *fs)
 {
 	if (fs->watch_fd < 0)
 		return;
 	drain(fs, 0);
-	/* someone is writing CONFIG right now: let them finish */
-	while (fs->watch_writing && ms_since(&fs->watch_last) < RFS_WRITER_WAIT_MS)
-		drain(fs, 20);
-	if (fs->watch_dirty)
+	/* a writer still at work: answer from the last version read; the
+	 * change that needs CONFIG waits for it (txn.h), no read does */
+	if (fs->watch_dirty && !fs->watch_writing)
 		reread(fs);
-	/* just broken: it may be a writer between two writes; retry a while */
-	while (fs->disk_state < 0 && fs->broken_since.tv_sec &&
-	       ms_since(&fs->broken_since) < RFS_BROKEN_GRACE_MS) {
-		drain(fs, 100);
-		reread(fs);
-	}
 }
 
 static void *watch_thread(void *arg)
@@ -109,7 +107,9 @@ static void *watch_thread(void *arg)
 	struct rfs *fs = arg;
 	for (;;) {
 		struct pollfd p[2] = {{fs->watch_fd, POLLIN, 0}, {fs->watch_stop[0], POLLIN, 0}};
+		pthread_mutex_lock(&fs->lock);
 		int timeout = fs->watch_dirty ? RFS_QUIET_MS : fs->disk_state < 0 ? 1000 : -1;
+		pthread_mutex_unlock(&fs->lock);
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)

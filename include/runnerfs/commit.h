@@ -36,8 +36,30 @@
  *                                written in place instead: a backup copy
  *                                first, O_TRUNC write, fsync, read back and
  *                                compare; a warning is logged once.
- *                                On any failure: -errno, the temp file is
- *                                removed, the file is unchanged.
+ *                                Returns 0 when the new file is in place
+ *                                and durable. COMMIT_NOT_DURABLE (> 0)
+ *                                when the rename was done but the fsync of
+ *                                the directory after it failed: the new
+ *                                file is in place and is what c->id
+ *                                records, but a crash may bring the old
+ *                                one back. On any other failure: -errno,
+ *                                the temp file is removed, the file is
+ *                                unchanged (all of them come before the
+ *                                rename).
+ *                                COMMIT_RACED (> 0): the new file is in
+ *                                place, but someone opened the file it
+ *                                replaced for writing in the moment
+ *                                between the last check and the rename
+ *                                (the runner saving its token in place):
+ *                                their bytes went to the replaced file.
+ *                                It is kept open for commit_raced().
+ *   commit_raced(&c, &bytes, &len, force)
+ *                                after COMMIT_RACED: -EBUSY while they
+ *                                still have it open for writing (unless
+ *                                force), else what they wrote (the whole
+ *                                replaced file) and it is let go. The
+ *                                caller makes its change again on top of
+ *                                those bytes and writes again.
  *   commit_cleanup_stale(&c)     remove temp files a crashed run left
  *   commit_fini(&c)
  *
@@ -72,6 +94,9 @@ struct commit_ops {
 
 extern const struct commit_ops commit_sys_ops;
 
+#define COMMIT_NOT_DURABLE 1 /* commit_write: in place, directory fsync failed */
+#define COMMIT_RACED 2       /* commit_write: in place, someone wrote the old file */
+
 struct commit_id {
 	dev_t dev;
 	ino_t ino;
@@ -90,6 +115,7 @@ struct commit {
 	const struct commit_ops *ops;
 	struct commit_id id; /* what we last loaded or wrote */
 	int in_place;    /* the bind-mount fallback has been needed */
+	int raced_fd;    /* the replaced file, after COMMIT_RACED (else -1) */
 	void (*warn)(void *arg, const char *msg); /* log hook, may be NULL */
 	void *warn_arg;
 };
@@ -98,6 +124,7 @@ int commit_init(struct commit *c, const char *path, const struct commit_ops *ops
 int commit_load(struct commit *c, char **bytes, size_t *len);
 int commit_changed(struct commit *c);
 int commit_write(struct commit *c, const char *bytes, size_t len);
+int commit_raced(struct commit *c, char **bytes, size_t *len, int force);
 int commit_cleanup_stale(struct commit *c);
 void commit_fini(struct commit *c);
 

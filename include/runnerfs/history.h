@@ -21,10 +21,12 @@
  *                          stays the text from before the burst, so one
  *                          rm -r, cp -r or Ansible run is undone in one
  *                          step
- *   history_rebase(fs, old, oldlen, new, newlen)
+ *   history_outside(fs, old, oldlen, new, newlen)
  *                          the document's text changed from old to new
  *                          without our write (CONFIG was changed on disk):
- *                          the versions stay what they were
+ *                          old becomes version 1, a version of its own
+ *                          (undo gives back what the outside writer
+ *                          replaced), and the burst ends
  *   history_in_burst(fs)   the last write was a moment ago: the burst
  *                          it belongs to is still going on
  *   history_text(fs, n, out)
@@ -42,7 +44,7 @@
 #include "runnerfs/rfs.h"
 
 void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
-void history_rebase(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
+void history_outside(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
 bool history_in_burst(struct rfs *fs);
 int history_text(struct rfs *fs, int n, struct buf *out);
 void history_free(struct rfs *fs);

@@ -26,6 +26,7 @@
  */
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -84,5 +85,8 @@ void reload_now(struct reload *r);
 int reload_status(struct reload *r, struct buf *out);
 void reload_stop(struct reload *r);
 void reload_fini(struct reload *r);
+/* A process id as a pid file or signal: holds it (decimal, optional
+ * white space around, no overflow, 2..pid_max): 0 with *out, or -EINVAL. */
+int reload_parse_pid(const char *s, pid_t *out);
 
 #endif

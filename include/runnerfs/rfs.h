@@ -22,6 +22,7 @@
 #include "runnerfs/reload.h"
 #include "runnerfs/scratch.h"
 #include "runnerfs/toml.h"
+#include "runnerfs/txn.h"
 
 #define RFS_ERRORS_KEPT 100
 #define RFS_TOMBS 16
@@ -29,10 +30,12 @@
 #define RFS_BACKUPS_MAX 100
 #define RFS_BURST_MS 2000 /* default burst= */
 #define RFS_FRESH_MS 3000 /* a new directory looks empty this long (fresh.h) */
+#define RFS_WRITE_MAX (64 << 20) /* the most one open file of a key or config.toml takes */
 #define RFS_ALIAS_SECONDS 5 /* a runner renamed by its `name` answers to the old one */
 
 struct rfs_opts {
 	char *config;      /* CONFIG as given */
+	char *mountpoint;  /* MOUNTPOINT as given (fuse_main takes it too) */
 	char *reload;      /* reload=none|docker:C|pid:F|signal:P */
 	char *docker_host;
 	int reload_delay;  /* ms */
@@ -84,6 +87,7 @@ struct rfs {
 	int disk_state;
 	bool config_existed; /* a later absence is a deletion, not "empty" */
 	char disk_error[256];
+	char outside_loss[256]; /* the last outside change that emptied it (txn.c) */
 
 	struct rfs_version history[RFS_BACKUPS_MAX]; /* [0] newest */
 	int nhistory;
@@ -119,6 +123,7 @@ struct rfs {
 	struct rfs_names names;   /* entry names that stay put (names.h) */
 	struct rfs_fresh fresh;   /* directories mkdir just made (fresh.h) */
 	pid_t caller;             /* the process whose request is being served (fresh.h) */
+	struct rfs_txn txn;       /* a commit in flight (txn.h) */
 	char *unset_path;         /* change.c: a registry field unlinked that stayed */
 	pid_t unset_pid;
 };

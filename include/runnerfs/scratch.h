@@ -10,7 +10,11 @@
  * memory only, never reaches config.toml and is gone at unmount.
  *
  * Hard links share their content (struct scratch_data is reference
- * counted, so an open file keeps its content after unlink). Paths are
+ * counted, so an open file keeps its content after unlink). A scratch
+ * file holds at most RFS_SCRATCH_FILE_MAX bytes and all of them together
+ * RFS_SCRATCH_TOTAL_MAX (EFBIG, ENOSPC): an editor's swap file or backup
+ * of a large config.toml fits, a runaway writer does not fill the
+ * daemon's memory. Paths are
  * mount paths without the leading slash. The set is small and searched
  * linearly.
  */
@@ -20,6 +24,9 @@
 #include <time.h>
 
 #include "runnerfs/buf.h"
+
+#define RFS_SCRATCH_FILE_MAX (32 << 20)
+#define RFS_SCRATCH_TOTAL_MAX (128 << 20)
 
 enum scratch_type { SC_FILE, SC_DIR, SC_LINK };
 
@@ -61,5 +68,7 @@ void scratch_remove_under(struct scratch_set *s, const char *dir);
 struct scratch_data *scratch_data_ref(struct scratch_data *d);
 void scratch_data_unref(struct scratch_data *d);
 void scratch_free(struct scratch_set *s);
+/* Bytes held by the files of the set (a hard link counts twice). */
+size_t scratch_bytes(const struct scratch_set *s);
 
 #endif

@@ -10,15 +10,20 @@
  *   watch_start(fs)     inotify on CONFIG's directory and a thread that
  *                       rereads CONFIG when a writer has finished with it
  *   watch_sync(fs)      with fs->lock held, at the start of an operation:
- *                       take in what happened since; if a writer is still
- *                       writing, wait for it (bounded); reread if needed —
- *                       so that a read right after an outside write sees it
- *                       and a change through the mount never lands inside
- *                       someone else's half-written file
+ *                       take in what happened since and reread CONFIG if
+ *                       a writer has finished with it, so that a read right
+ *                       after an outside write sees it. Never waits: while
+ *                       a writer is still at work, requests are answered
+ *                       from the last version read; a change waits for the
+ *                       writer in txn_run (txn.h), with fs->lock released.
  *   watch_stop(fs)
  *
+ * State: the watch_* fields of struct rfs and broken_since, guarded by
+ * fs->lock (the thread takes it too).
+ *
  * A file that does not parse right after a change is retried for a while
- * (RFS_BROKEN_GRACE_MS) before it counts as broken; while broken, the tree
+ * (RFS_BROKEN_GRACE_MS; changes wait that long, reads do not) before it
+ * counts as broken; while broken, the tree
  * keeps the last good version, writes fail with EIO, .runnerfs/status says
  * why, and it recovers by itself when the file is fixed.
  */
@@ -31,6 +36,9 @@
 
 int watch_start(struct rfs *fs);
 void watch_sync(struct rfs *fs);
+/* CONFIG stopped parsing less than RFS_BROKEN_GRACE_MS ago: a writer may
+ * be between two writes; it does not count as broken yet. */
+bool watch_settling(const struct rfs *fs);
 void watch_stop(struct rfs *fs);
 
 #endif

@@ -163,6 +163,28 @@ def test_missing_pidfile_is_reported(runnerfs, tmp_path):
     assert b"concurrent = 10" in m.read_config()
 
 
+def test_pidfile_with_a_number_beyond_pid_t_signals_nobody(runnerfs, counter, tmp_path):
+    """A pid file holding 2^32+PID used to signal PID (truncated to
+    pid_t), and 4294967295 would have been kill(-1, SIGHUP): every
+    process. Both are refused with a sentence; nothing is signalled."""
+    c = counter()
+    pidfile = tmp_path / "runner.pid"
+    pidfile.write_text("%d\n" % ((1 << 32) + c.pid))
+    m = runnerfs(F01, options=["reload=pid:%s" % pidfile, "reload_delay=300"])
+    _write(m, "concurrent", b"9\n")
+    wait_status(m, r"does not hold a process id", DELAY + 3 * MARGIN, "the refused pid file")
+    pidfile.write_text("4294967295\n")
+    _write(m, "concurrent", b"10\n")
+    m.sh("echo > .runnerfs/reload")
+    time.sleep(DELAY + MARGIN)  # the time a reload would take: nothing may arrive
+    assert c.value() == 0, "the stand-in got %d SIGHUPs" % c.value()
+    assert c.alive()
+    assert b"concurrent = 10" in m.read_config()
+    # and at mount time: signal:N beyond pid_t is refused
+    with pytest.raises(Exception):
+        runnerfs(F01, options=["reload=signal:%d" % ((1 << 32) + c.pid)])
+
+
 def test_dead_pid_is_reported(runnerfs, tmp_path):
     dead = _dead_pid()
     m = runnerfs(F01, options=["reload=signal:%d" % dead, "reload_delay=300"])
@@ -277,10 +299,11 @@ def test_background_daemon_runs_its_threads_and_exits_cleanly(counter, tmp_path)
     joining them at unmount)."""
     from conftest import RUNNERFS
     c = counter()
-    cfg = tmp_path / "config.toml"
+    (tmp_path / "etc").mkdir()
+    cfg = tmp_path / "etc" / "config.toml"
     cfg.write_bytes(F01)
     cfg.chmod(0o600)
-    mnt = tmp_path / "mnt"
+    mnt = tmp_path / "mnt"  # not inside CONFIG's directory: that is refused
     mnt.mkdir()
     r = subprocess.run([sys.executable, "-c", BACKGROUND, str(RUNNERFS), str(cfg), str(mnt), str(c.pid),
                         str(MAX_WAIT + MARGIN)], capture_output=True, timeout=60)

@@ -2,7 +2,7 @@
 /*
  * test_history: .runnerfs/history kept as reverse diffs (fs/history.c)
  * gives back exactly the versions our writes replaced, in order, across
- * outside changes (history_rebase), with the oldest dropped beyond
+ * outside changes (history_outside: what they replaced is a version), with the oldest dropped beyond
  * backups=N. A fixed scenario, then random edits against a model that
  * keeps whole copies.
  */
@@ -40,7 +40,7 @@ static void change(struct rfs *fs, const char *t, int ours)
 	if (ours)
 		history_push(fs, old, oldlen, t, strlen(t));
 	else
-		history_rebase(fs, old, oldlen, t, strlen(t));
+		history_outside(fs, old, oldlen, t, strlen(t));
 	free(old);
 }
 
@@ -70,16 +70,17 @@ static void scenario(void)
 	expect(&fs, 2, "a = \"one\"\n", "after two writes");
 	expect(&fs, 3, NULL, "after two writes");
 	change(&fs, "# the runner rewrote it\nb = 4\n", 0);
-	expect(&fs, 1, "a = \"two\"\n", "after an outside change");
-	expect(&fs, 2, "a = \"one\"\n", "after an outside change");
+	expect(&fs, 1, "a = \"two\"\nb = 3\n", "after an outside change: what it replaced");
+	expect(&fs, 2, "a = \"two\"\n", "after an outside change");
+	expect(&fs, 3, "a = \"one\"\n", "after an outside change");
 	change(&fs, "b = 5\n", 1);
 	expect(&fs, 1, "# the runner rewrote it\nb = 4\n", "a write after an outside change");
-	expect(&fs, 2, "a = \"two\"\n", "a write after an outside change");
-	expect(&fs, 3, "a = \"one\"\n", "a write after an outside change");
-	change(&fs, "", 1);
-	expect(&fs, 1, "b = 5\n", "emptied; backups=3");
-	expect(&fs, 3, "a = \"two\"\n", "emptied; backups=3");
-	expect(&fs, 4, NULL, "emptied; backups=3");
+	expect(&fs, 2, "a = \"two\"\nb = 3\n", "a write after an outside change");
+	expect(&fs, 3, "a = \"two\"\n", "a write after an outside change");
+	change(&fs, "", 0); /* truncated by someone: the last good config stays */
+	expect(&fs, 1, "b = 5\n", "emptied outside; backups=3");
+	expect(&fs, 3, "a = \"two\"\nb = 3\n", "emptied outside; backups=3");
+	expect(&fs, 4, NULL, "emptied outside; backups=3");
 	history_free(&fs);
 	toml_free(fs.doc);
 }
@@ -102,10 +103,11 @@ static void bursts(void)
 	change(&fs, "x = 1\n", 0);
 	change(&fs, "x = 2\n", 2); /* close in time, but after an outside change */
 	expect(&fs, 1, "x = 1\n", "a burst ends at an outside change");
-	expect(&fs, 2, "a = 1\nb = 2\nc = 4\n", "a burst ends at an outside change");
+	expect(&fs, 2, "", "what the outside change replaced");
+	expect(&fs, 3, "a = 1\nb = 2\nc = 4\n", "a burst ends at an outside change");
 	change(&fs, "x = 3\n", 2);
 	expect(&fs, 1, "x = 1\n", "a second burst");
-	expect(&fs, 2, "a = 1\nb = 2\nc = 4\n", "a second burst");
+	expect(&fs, 2, "", "a second burst");
 	history_free(&fs);
 	toml_free(fs.doc);
 }
@@ -144,7 +146,7 @@ static void random_edits(unsigned seed)
 		snprintf(next, sizeof(next), "a = \"%s\"\n", body);
 		/* 0 outside, 1 a write, 2 a write in the burst of the last */
 		int ours = rand() % 5 == 0 ? 0 : rand() % 3 == 0 ? 2 : 1;
-		if (ours == 1 || (ours == 2 && !open)) {
+		if (ours != 2 || !open) {
 			free(model[KEEP]);
 			memmove(&model[2], &model[1], sizeof(model[0]) * (KEEP - 1));
 			model[1] = strdup(cur);
