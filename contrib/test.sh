@@ -8,7 +8,10 @@
 #   1. build/       normal build; `meson test`: every registered suite
 #                   (unit, toml-test compliance, round trip, edits)
 #   2. build-asan/  -Db_sanitize=address,undefined; `meson test` again
-#   3. build-fuzz/  clang, -Dfuzz=true; `meson test --suite fuzz`
+#   3. build-tsan/  -Db_sanitize=thread: the quick unit tests, the
+#                   concurrency suite and the 60 s token-rotation soak
+#   4. build/ again under valgrind: the C unit tests
+#   5. build-fuzz/  clang, -Dfuzz=true; `meson test --suite fuzz`
 #                   (bounded libFuzzer runs); skipped when clang is missing
 #
 # The last line of output is always `N passed, N failed` (plus `, N skipped`
@@ -18,8 +21,9 @@
 #
 # Environment:
 #   RUNNERFS_SKIP_DEPS=1   don't run contrib/install-deps.sh
-#   RUNNERFS_NO_FUZZ=1     skip stage 3
+#   RUNNERFS_NO_FUZZ=1     skip stage 5
 #   RUNNERFS_NO_ASAN=1     skip stage 2
+#   RUNNERFS_NO_TSAN=1     skip stage 3
 #   RUNNERFS_JOBS=N        parallel compile/test jobs (default 2)
 set -euo pipefail
 
@@ -170,15 +174,30 @@ san_env=(
   "UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 )
 
-stage build build "-Db_sanitize=none -Dfuzz=false" ""
+# build: every suite once (the concurrency suite's tests are in the
+# integration suite already)
+stage build build "-Db_sanitize=none -Dfuzz=false" "--no-suite concurrency"
 
 if [[ ${RUNNERFS_NO_ASAN:-0} != 1 ]]; then
   stage asan build-asan \
     "-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=false" \
-    "--timeout-multiplier 4" \
+    "--timeout-multiplier 4 --no-suite concurrency --no-suite soak" \
     "${san_env[@]}"
 else
   report+=("asan   not run (RUNNERFS_NO_ASAN=1)")
+fi
+
+# ThreadSanitizer: the unit tests that are quick under it, and the tests
+# where threads meet (concurrent, outside and mount writers, reload, the
+# token-rotation soak); a report fails the test (the daemon's log is
+# scanned, a unit test exits non-zero).
+if [[ ${RUNNERFS_NO_TSAN:-0} != 1 ]]; then
+  stage tsan build-tsan \
+    "-Db_sanitize=thread -Db_lundef=false -Dfuzz=false" \
+    "--timeout-multiplier 4 edit history names commit schema pid check-cli integration-concurrency soak-token-rotation" \
+    "TSAN_OPTIONS=second_deadlock_stack=1"
+else
+  report+=("tsan   not run (RUNNERFS_NO_TSAN=1)")
 fi
 
 # The C unit tests again under valgrind: no memory error, no leak.

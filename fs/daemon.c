@@ -243,12 +243,12 @@ int daemon_main(int argc, char **argv)
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
 	pthread_cond_init(&fs.txn.committed, NULL);
-	fs.watch_fd = -1;
+	fs.watch.fd = -1;
 	{
 		char ignore[8];
 		reload_init(&fs.reload, "none", NULL, 0, ignore, sizeof(ignore));
 	}
-	fs.watch_file_wd = -1;
+	fs.watch.file_wd = -1;
 	fs.opt.backups = 5;
 	fs.opt.reload_delay = 300;
 	fs.opt.burst = RFS_BURST_MS;
@@ -294,6 +294,14 @@ int daemon_main(int argc, char **argv)
 	if (fs.opt.allow_other && !fs.opt.default_permissions)
 		fuse_opt_add_arg(&args, "-odefault_permissions");
 	fuse_opt_add_arg(&args, "-osubtype=runnerfs");
+	/* A change waiting for an outside writer or a commit holds a FUSE
+	 * worker thread (txn.h); with libfuse's 10, sixteen writers would
+	 * leave reads queued behind them. Threads are made on demand. */
+	bool threads_given = false;
+	for (int i = 1; i < args.argc; i++)
+		threads_given |= strstr(args.argv[i], "max_threads=") != NULL;
+	if (!threads_given)
+		fuse_opt_add_arg(&args, "-omax_threads=" RFS_MAX_THREADS);
 	if (!strpbrk(fs.opt.config, ", \t\n\\")) {
 		char *o;
 		if (asprintf(&o, "-ofsname=%s", fs.opt.config) >= 0) {

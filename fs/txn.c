@@ -194,7 +194,7 @@ static void wait_commit(struct rfs *fs)
  * a moment ago (a writer between two writes). */
 static bool outside_busy(struct rfs *fs)
 {
-	if (fs->watch_writing && ms_since(&fs->watch_last) < RFS_WRITER_WAIT_MS)
+	if (fs->watch.writing && ms_since(&fs->watch.last) < RFS_WRITER_WAIT_MS)
 		return true;
 	return watch_settling(fs);
 }

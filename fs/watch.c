@@ -12,6 +12,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "runnerfs/rfs.h"
 #include "runnerfs/txn.h"
 #include "runnerfs/watch.h"
 
@@ -27,7 +28,7 @@ static long ms_since(const struct timespec *t)
  * its source, not to ours. */
 static void arm_file(struct rfs *fs)
 {
-	fs->watch_file_wd = inotify_add_watch(fs->watch_fd, fs->disk.path,
+	fs->watch.file_wd = inotify_add_watch(fs->watch.fd, fs->disk.path,
 					      IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF);
 }
 
@@ -35,33 +36,33 @@ static void arm_file(struct rfs *fs)
 static void drain(struct rfs *fs, int wait_ms)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-	struct pollfd pfd = {fs->watch_fd, POLLIN, 0};
-	if (fs->watch_fd < 0 || poll(&pfd, 1, wait_ms) <= 0)
+	struct pollfd pfd = {fs->watch.fd, POLLIN, 0};
+	if (fs->watch.fd < 0 || poll(&pfd, 1, wait_ms) <= 0)
 		return;
 	for (;;) {
-		ssize_t n = read(fs->watch_fd, buf, sizeof(buf));
+		ssize_t n = read(fs->watch.fd, buf, sizeof(buf));
 		if (n <= 0)
 			return;
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
-			if (ev->wd == fs->watch_file_wd && (ev->mask & IN_IGNORED)) {
+			if (ev->wd == fs->watch.file_wd && (ev->mask & IN_IGNORED)) {
 				/* the inode we watched was replaced (our own
 				 * rename, or someone's): watch the new one */
 				arm_file(fs);
 				continue;
 			}
-			if (ev->wd != fs->watch_file_wd && (!ev->len || strcmp(ev->name, fs->disk.name)))
+			if (ev->wd != fs->watch.file_wd && (!ev->len || strcmp(ev->name, fs->disk.name)))
 				continue;
-			clock_gettime(CLOCK_MONOTONIC, &fs->watch_last);
+			clock_gettime(CLOCK_MONOTONIC, &fs->watch.last);
 			if (ev->mask & IN_MODIFY)
-				fs->watch_writing = true;
+				fs->watch.writing = true;
 			if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
 					IN_ATTRIB))
-				fs->watch_dirty = true;
+				fs->watch.dirty = true;
 			if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM))
-				fs->watch_writing = false;
-			if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && fs->watch_file_wd < 0)
+				fs->watch.writing = false;
+			if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && fs->watch.file_wd < 0)
 				arm_file(fs);
 		}
 	}
@@ -75,30 +76,30 @@ static void reread(struct rfs *fs)
 	if (r == -EBUSY)
 		return; /* still being written: stays dirty, looked at again */
 	if (r < 0 && fs->disk_state < 0) {
-		if (!fs->broken_since.tv_sec)
-			clock_gettime(CLOCK_MONOTONIC, &fs->broken_since);
-		fs->watch_dirty = true; /* try again */
+		if (!fs->watch.broken_since.tv_sec)
+			clock_gettime(CLOCK_MONOTONIC, &fs->watch.broken_since);
+		fs->watch.dirty = true; /* try again */
 		return;
 	}
-	fs->broken_since = (struct timespec){0, 0};
-	fs->watch_dirty = false;
+	fs->watch.broken_since = (struct timespec){0, 0};
+	fs->watch.dirty = false;
 	if (fs->generation != gen)
 		rfs_log(RFS_LOG_INFO, "%s changed outside; the tree shows the new version", fs->disk.path);
 }
 
 bool watch_settling(const struct rfs *fs)
 {
-	return fs->disk_state < 0 && fs->broken_since.tv_sec && ms_since(&fs->broken_since) < RFS_BROKEN_GRACE_MS;
+	return fs->disk_state < 0 && fs->watch.broken_since.tv_sec && ms_since(&fs->watch.broken_since) < RFS_BROKEN_GRACE_MS;
 }
 
 void watch_sync(struct rfs *fs)
 {
-	if (fs->watch_fd < 0)
+	if (fs->watch.fd < 0)
 		return;
 	drain(fs, 0);
 	/* a writer still at work: answer from the last version read; the
 	 * change that needs CONFIG waits for it (txn.h), no read does */
-	if (fs->watch_dirty && !fs->watch_writing)
+	if (fs->watch.dirty && !fs->watch.writing)
 		reread(fs);
 }
 
@@ -106,9 +107,9 @@ static void *watch_thread(void *arg)
 {
 	struct rfs *fs = arg;
 	for (;;) {
-		struct pollfd p[2] = {{fs->watch_fd, POLLIN, 0}, {fs->watch_stop[0], POLLIN, 0}};
+		struct pollfd p[2] = {{fs->watch.fd, POLLIN, 0}, {fs->watch.stop[0], POLLIN, 0}};
 		pthread_mutex_lock(&fs->lock);
-		int timeout = fs->watch_dirty ? RFS_QUIET_MS : fs->disk_state < 0 ? 1000 : -1;
+		int timeout = fs->watch.dirty ? RFS_QUIET_MS : fs->disk_state < 0 ? 1000 : -1;
 		pthread_mutex_unlock(&fs->lock);
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
@@ -118,8 +119,8 @@ static void *watch_thread(void *arg)
 		drain(fs, 0);
 		/* reread once the writer is done and things are quiet; a file
 		 * that stays broken is looked at again every second */
-		if ((fs->watch_dirty && !fs->watch_writing && ms_since(&fs->watch_last) >= RFS_QUIET_MS) ||
-		    (fs->watch_writing && ms_since(&fs->watch_last) >= RFS_WRITER_WAIT_MS) ||
+		if ((fs->watch.dirty && !fs->watch.writing && ms_since(&fs->watch.last) >= RFS_QUIET_MS) ||
+		    (fs->watch.writing && ms_since(&fs->watch.last) >= RFS_WRITER_WAIT_MS) ||
 		    (fs->disk_state < 0 && timeout == 1000))
 			reread(fs);
 		pthread_mutex_unlock(&fs->lock);
@@ -129,41 +130,45 @@ static void *watch_thread(void *arg)
 
 int watch_start(struct rfs *fs)
 {
-	fs->watch_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (fs->watch_fd < 0)
+	fs->watch.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (fs->watch.fd < 0)
 		return -errno;
-	if (inotify_add_watch(fs->watch_fd, fs->disk.dir,
+	if (inotify_add_watch(fs->watch.fd, fs->disk.dir,
 			      IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
 				      IN_DELETE | IN_ATTRIB) < 0 ||
-	    pipe2(fs->watch_stop, O_CLOEXEC) < 0) {
+	    pipe2(fs->watch.stop, O_CLOEXEC) < 0) {
 		int e = -errno;
-		close(fs->watch_fd);
-		fs->watch_fd = -1;
+		close(fs->watch.fd);
+		fs->watch.fd = -1;
 		return e;
 	}
 	arm_file(fs); /* may fail: CONFIG need not exist yet */
-	int r = pthread_create(&fs->watch_tid, NULL, watch_thread, fs);
+	/* CONFIG was read before the watch was set (the FUSE init callback
+	 * runs once the mount is already visible): look again at the first
+	 * request, whatever happened meanwhile */
+	fs->watch.dirty = true;
+	int r = pthread_create(&fs->watch.tid, NULL, watch_thread, fs);
 	if (r) {
-		close(fs->watch_fd);
-		close(fs->watch_stop[0]);
-		close(fs->watch_stop[1]);
-		fs->watch_fd = -1;
+		close(fs->watch.fd);
+		close(fs->watch.stop[0]);
+		close(fs->watch.stop[1]);
+		fs->watch.fd = -1;
 		return -r;
 	}
-	fs->watch_running = true;
+	fs->watch.running = true;
 	return 0;
 }
 
 void watch_stop(struct rfs *fs)
 {
-	if (!fs->watch_running)
+	if (!fs->watch.running)
 		return;
-	if (write(fs->watch_stop[1], "x", 1) < 0)
+	if (write(fs->watch.stop[1], "x", 1) < 0)
 		rfs_log(RFS_LOG_WARN, "cannot stop the watch thread: %s", strerror(errno));
-	pthread_join(fs->watch_tid, NULL);
-	close(fs->watch_fd);
-	close(fs->watch_stop[0]);
-	close(fs->watch_stop[1]);
-	fs->watch_fd = -1;
-	fs->watch_running = false;
+	pthread_join(fs->watch.tid, NULL);
+	close(fs->watch.fd);
+	close(fs->watch.stop[0]);
+	close(fs->watch.stop[1]);
+	fs->watch.fd = -1;
+	fs->watch.running = false;
 }

@@ -70,7 +70,9 @@
  * inject errors (EIO, ENOSPC, EBUSY, EXDEV, EACCES) at each step and
  * simulate a crash after each step.
  *
- * Not thread-safe: the caller serialises (one transaction at a time).
+ * Not thread-safe: the caller serialises. txn.c runs commit_write with
+ * fs->lock released and fs->txn.committing set; while it is set nothing
+ * else touches the struct commit (refreshes wait, txn.h).
  */
 
 #include <stddef.h>

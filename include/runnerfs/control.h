@@ -6,6 +6,8 @@
  * control: the files of .runnerfs/ (contract section 7) — status, errors,
  * reload and history/N — rendered from the context. Nothing here writes;
  * writes to `reload` are handled by the reload module.
+ * Locking: rendered with fs->lock held; the reload part takes the
+ * reload module's own lock (reload.h).
  */
 
 #include "runnerfs/buf.h"

@@ -6,6 +6,7 @@
  * history: the versions of config.toml that our writes replaced
  * (.runnerfs/history/N, N = 1 newest), kept as reverse diffs so that five
  * versions of a 1 MB file cost a few bytes each, not 5 MB.
+ * State: fs->history, nhistory, hist_*; guarded by fs->lock.
  *
  * Entry 0 turns the document's current text into version 1; entry k turns
  * version k into version k + 1. So every change of the document's text

@@ -10,6 +10,7 @@
  * (never by pasting strings) and writes it back as that one element;
  * every other element of `environment`, and the rest of the JSON
  * (credsStore, credHelpers, unknown fields, key order), stay.
+ * Locking: called with fs->lock held, inside a transaction (txn.h).
  *
  * `runner` is the node of a [[runners]] entry, or TOML_NONE for "every
  * runner" (the root registries/: hosts every runner has with the same

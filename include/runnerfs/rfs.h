@@ -6,7 +6,10 @@
  * rfs: the one context of a mounted runnerfs. Everything the daemon knows
  * lives here; there is no other global state. `lock` serialises every
  * filesystem operation on the model (FUSE may call from several threads):
- * take it at the start of an operation, release it at the end.
+ * take it at the start of an operation, release it at the end. Nothing
+ * waits for another process or for the disk while holding it (txn.h:
+ * waits and commits release it); docs/architecture.md, "Locks and
+ * waiting". Each module's header says what of this struct is its state.
  */
 
 #include <pthread.h>
@@ -23,6 +26,7 @@
 #include "runnerfs/scratch.h"
 #include "runnerfs/toml.h"
 #include "runnerfs/txn.h"
+#include "runnerfs/watch.h"
 
 #define RFS_ERRORS_KEPT 100
 #define RFS_TOMBS 16
@@ -31,6 +35,7 @@
 #define RFS_BURST_MS 2000 /* default burst= */
 #define RFS_FRESH_MS 3000 /* a new directory looks empty this long (fresh.h) */
 #define RFS_WRITE_MAX (64 << 20) /* the most one open file of a key or config.toml takes */
+#define RFS_MAX_THREADS "64" /* FUSE worker threads at most (daemon.c) */
 #define RFS_ALIAS_SECONDS 5 /* a runner renamed by its `name` answers to the old one */
 
 struct rfs_opts {
@@ -106,16 +111,7 @@ struct rfs {
 	struct handle *handles; /* open files (ops.c's) */
 	struct reload reload;
 
-	/* watch.c: outside writers */
-	int watch_fd;
-	int watch_file_wd; /* a watch on CONFIG itself (bind mounts) */
-	int watch_stop[2];
-	pthread_t watch_tid;
-	bool watch_running;
-	bool watch_dirty;   /* CONFIG changed: reread it */
-	bool watch_writing; /* modified and not yet closed */
-	struct timespec watch_last;    /* last event (monotonic) */
-	struct timespec broken_since;  /* first failed parse (monotonic) */
+	struct rfs_watch watch;   /* outside writers (watch.h) */
 	struct rfs_tomb tombs[RFS_TOMBS];
 	int ntombs;
 

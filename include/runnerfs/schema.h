@@ -5,6 +5,8 @@
 /*
  * schema: GitLab Runner's config.toml keys, as data.
  *
+ * Locking: none needed — constant data, read by every thread.
+ *
  * One set of tables describes every table the runner reads: each key's
  * kind and type, whether it is a secret, the values it allows, its default,
  * a one-line description, and the runner's own hard rules. Everything else

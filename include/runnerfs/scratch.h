@@ -16,7 +16,8 @@
  * of a large config.toml fits, a runaway writer does not fill the
  * daemon's memory. Paths are
  * mount paths without the leading slash. The set is small and searched
- * linearly.
+ * linearly. State: fs->scratch, guarded by fs->lock (so is the content
+ * of an open scratch file).
  */
 
 #include <stdbool.h>

@@ -8,6 +8,7 @@
  * renders a value as the bytes of its file, and turns the bytes a person
  * wrote into an edit of the document (checked against the schema). It
  * knows nothing of FUSE or of how bytes reach the disk.
+ * Locking: every call with fs->lock held (it reads fs->doc and fs->names).
  *
  * Paths are relative to the mount root, without a leading slash ("" is
  * the root). A tree_ref is valid until the document changes. Entries of

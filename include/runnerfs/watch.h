@@ -18,8 +18,7 @@
  *                       writer in txn_run (txn.h), with fs->lock released.
  *   watch_stop(fs)
  *
- * State: the watch_* fields of struct rfs and broken_since, guarded by
- * fs->lock (the thread takes it too).
+ * State: fs->watch, guarded by fs->lock (the thread takes it too).
  *
  * A file that does not parse right after a change is retried for a while
  * (RFS_BROKEN_GRACE_MS; changes wait that long, reads do not) before it
@@ -28,7 +27,23 @@
  * why, and it recovers by itself when the file is fixed.
  */
 
-#include "runnerfs/rfs.h"
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+struct rfs;
+
+struct rfs_watch {
+	int fd;
+	int file_wd;  /* a watch on CONFIG itself (bind mounts) */
+	int stop[2];
+	pthread_t tid;
+	bool running;
+	bool dirty;   /* CONFIG changed: reread it */
+	bool writing; /* modified and not yet closed */
+	struct timespec last;         /* last event (monotonic) */
+	struct timespec broken_since; /* first failed parse (monotonic) */
+};
 
 #define RFS_QUIET_MS 50           /* no event for this long: the writer is done */
 #define RFS_WRITER_WAIT_MS 2000   /* longest wait for a writer to close the file */

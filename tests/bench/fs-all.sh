@@ -5,8 +5,10 @@
 #   tests/bench/fs-all.sh [--check] [BUILD_DIR]
 #
 # BUILD_DIR defaults to build-bench (set up as a release build if missing).
-# Runs fs-edit-latency.sh (10 and 1000 runners), fs-read-all.sh (1000) and
-# fs-rss.sh (10 and 1000), each printing its own report, then one line per
+# Runs fs-edit-latency.sh (10 and 1000 runners), fs-read-all.sh (1000),
+# fs-rss.sh (10 and 1000) and fs-read-latency.py (reads at rest and under
+# outside writers, a slow disk, 16 writers), each printing its own report,
+# then one line per
 # target. With --check, exits 1 if a target is missed. The environment
 # variables of each script apply (BENCH_DIR, BENCH_EDIT_ITERATIONS,
 # BENCH_READ_ROUNDS, BENCH_READ_FLOOR, BENCH_RSS_EDITS, BENCH_TMPFS).
@@ -40,6 +42,8 @@ echo
 "$here/fs-read-all.sh" "$build" 1000
 echo
 "$here/fs-rss.sh" "$build" 10 1000
+echo
+python3 "$here/fs-read-latency.py" "$build"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo

@@ -144,6 +144,12 @@ def main():
             proc.kill()
             problems.append("runnerfs did not exit after the unmount")
         log.close()
+    with open(os.path.join(work, "runnerfs.log"), errors="replace") as f:
+        text = f.read()
+    for mark in ("ThreadSanitizer", "AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        if mark in text:
+            problems.append("the daemon's log has a %s report:\n%s" % (mark, text[-4000:]))
+            break
     print("soak: %.0f s, seed %d: %d rotations, %d writes that succeeded (last values %s), "
           "refused: %s" % (a.seconds, a.seed, rotations[0], sum(last_ok.values()),
                            dict(sorted(last_ok.items())), refused or "none"))
