@@ -45,22 +45,22 @@ struct scratch *change_scratch_parent(struct rfs *fs, const char *p)
 
 static void drop_tomb(struct rfs *fs, int i)
 {
-	free(fs->tombs[i].path);
-	free(fs->tombs[i].text);
-	memmove(&fs->tombs[i], &fs->tombs[i + 1], sizeof(fs->tombs[0]) * (size_t)(fs->ntombs - i - 1));
-	fs->ntombs--;
+	free(fs->chg.tombs[i].path);
+	free(fs->chg.tombs[i].text);
+	memmove(&fs->chg.tombs[i], &fs->chg.tombs[i + 1], sizeof(fs->chg.tombs[0]) * (size_t)(fs->chg.ntombs - i - 1));
+	fs->chg.ntombs--;
 }
 
 static void push_tomb(struct rfs *fs, const char *p, size_t at, char *text, size_t len)
 {
-	if (fs->ntombs == RFS_TOMBS)
+	if (fs->chg.ntombs == RFS_TOMBS)
 		drop_tomb(fs, 0);
 	char *path = strdup(p);
 	if (!path) {
 		free(text);
 		return;
 	}
-	struct rfs_tomb *t = &fs->tombs[fs->ntombs++];
+	struct rfs_tomb *t = &fs->chg.tombs[fs->chg.ntombs++];
 	*t = (struct rfs_tomb){path, at, text, len, fs->generation, {0, 0}};
 	clock_gettime(CLOCK_REALTIME, &t->when);
 }
@@ -71,8 +71,8 @@ static struct rfs_tomb *find_tomb(struct rfs *fs, const char *p)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	for (int i = fs->ntombs; i-- > 0;) {
-		struct rfs_tomb *t = &fs->tombs[i];
+	for (int i = fs->chg.ntombs; i-- > 0;) {
+		struct rfs_tomb *t = &fs->chg.tombs[i];
 		if (t->gen != fs->generation || now.tv_sec - t->when.tv_sec > RFS_REVIVE_SECONDS)
 			continue;
 		if (!strcmp(t->path, p))
@@ -320,7 +320,7 @@ static void follow_runner(struct rfs *fs, const struct runner_at *before)
 	node_keep_identity(fs, before->dir, to);
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	rfs_map_set(&fs->aliases, before->dir, &t, now.name);
+	rfs_map_set(&fs->chg.aliases, before->dir, &t, now.name);
 	node_touch(fs, "runners");
 }
 
@@ -328,10 +328,10 @@ static void follow_runner(struct rfs *fs, const struct runner_at *before)
 static void forget_aliases(struct rfs *fs, const char *dir)
 {
 	const char *name = dir + 8;
-	for (size_t i = fs->aliases.n; i-- > 0;)
-		if (fs->aliases.v[i].val && !strcmp(fs->aliases.v[i].val, name))
-			rfs_map_del(&fs->aliases, fs->aliases.v[i].key);
-	rfs_map_del_prefix(&fs->aliases, dir);
+	for (size_t i = fs->chg.aliases.n; i-- > 0;)
+		if (fs->chg.aliases.v[i].val && !strcmp(fs->chg.aliases.v[i].val, name))
+			rfs_map_del(&fs->chg.aliases, fs->chg.aliases.v[i].key);
+	rfs_map_del_prefix(&fs->chg.aliases, dir);
 }
 
 /* An entry was removed: the names of the others stay (names.h); names
@@ -358,7 +358,7 @@ static void keep_dir(struct rfs *fs, const char *dir)
 		int rc = tree_resolve(fs, d, &r);
 		if (rc == 0 && r.kind != TK_MISSING)
 			break;
-		rfs_map_set(&fs->emptydirs, d, NULL, NULL);
+		rfs_map_set(&fs->chg.emptydirs, d, NULL, NULL);
 		char up[PATH_MAX];
 		node_parent(d, up, sizeof(up));
 		memcpy(d, up, strlen(up) + 1);
@@ -404,14 +404,14 @@ int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char 
 		 * value): the key comes back as it was, nothing is lost */
 		struct rfs_tomb *t = kind == TK_CONFIG ? NULL : find_tomb(fs, p);
 		if (t && txn_run(fs, p, restore_fn, t) == 0) {
-			drop_tomb(fs, (int)(t - fs->tombs));
+			drop_tomb(fs, (int)(t - fs->chg.tombs));
 			node_touch(fs, p);
 		}
 		return rc;
 	}
 	/* a revived key has been written: its removal is over */
-	for (int i = fs->ntombs; i-- > 0;)
-		if (!strcmp(fs->tombs[i].path, p))
+	for (int i = fs->chg.ntombs; i-- > 0;)
+		if (!strcmp(fs->chg.tombs[i].path, p))
 			drop_tomb(fs, i);
 	node_touch(fs, p);
 	if (was_missing) {
@@ -611,11 +611,11 @@ int change_unlink(struct rfs *fs, const char *p)
 			 * creates again, and would do that for ever). */
 			struct tree_ref after;
 			if (rc == 0 && resolve(fs, p, &after) == 0 && after.kind == TK_REGFILE) {
-				if (fs->unset_pid == fs->caller && fs->unset_path && !strcmp(fs->unset_path, p))
+				if (fs->chg.unset_pid == fs->caller && fs->chg.unset_path && !strcmp(fs->chg.unset_path, p))
 					rc = rfs_error(fs, -EPERM, p, "%s comes from auth; write it, or remove auth", r.key);
-				free(fs->unset_path);
-				fs->unset_path = rc == 0 ? strdup(p) : NULL;
-				fs->unset_pid = fs->caller;
+				free(fs->chg.unset_path);
+				fs->chg.unset_path = rc == 0 ? strdup(p) : NULL;
+				fs->chg.unset_pid = fs->caller;
 			}
 			break;
 		}
@@ -672,8 +672,8 @@ int change_rmdir(struct rfs *fs, const char *p)
 	else if (rc == 0) {
 		switch (r.kind) {
 		case TK_EMPTYDIR:
-			if (rfs_map_get(&fs->emptydirs, p))
-				rfs_map_del(&fs->emptydirs, p);
+			if (rfs_map_get(&fs->chg.emptydirs, p))
+				rfs_map_del(&fs->chg.emptydirs, p);
 			else
 				rc = -EBUSY; /* runners/ is always there */
 			break;
@@ -852,7 +852,7 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 	int rc = tree_resolve(fs, p, r);
 	if (rc == 0 && r->runner_entry && strcmp(r->canon, p)) {
 		/* the old name of a renamed runner: a new runner may take it */
-		rfs_map_del(&fs->aliases, p);
+		rfs_map_del(&fs->chg.aliases, p);
 		rc = tree_resolve(fs, p, r);
 	}
 	char dir[PATH_MAX];
@@ -862,7 +862,7 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 	} else if (rc == 0 && !fs->opt.ro && in_copy_source(fs, r, &a.src) && a.src.kind == TK_ENTRIES) {
 		/* an array of tables of the runner being copied, known or not:
 		 * it waits in memory for its first entry */
-		rc = rfs_map_set(&fs->emptydirs, p, NULL, "entries");
+		rc = rfs_map_set(&fs->chg.emptydirs, p, NULL, "entries");
 	} else if (rc == 0 && !fs->opt.ro && in_copy_source(fs, r, &a.src) &&
 		   (a.src.kind == TK_TABLE || a.src.kind == TK_EMPTYDIR)) {
 		/* a table of the runner being copied, known or not; an inline
@@ -931,7 +931,7 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 				     : txn_run(fs, p, mkdir_fn, &a);
 		}
 		if (rc == 0) {
-			rfs_map_del(&fs->emptydirs, dir);
+			rfs_map_del(&fs->chg.emptydirs, dir);
 			char cdir[PATH_MAX];
 			node_parent(r->canon, cdir, sizeof(cdir));
 			names_appended(fs, cdir, r->canon + strlen(cdir) + (cdir[0] ? 1 : 0));
@@ -944,7 +944,7 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 		if (sk && sk->kind == SK_ENTRIES) {
 			/* an array of tables cannot be empty in TOML: the
 			 * directory waits in memory for its first entry */
-			rc = rfs_map_set(&fs->emptydirs, p, NULL, NULL);
+			rc = rfs_map_set(&fs->chg.emptydirs, p, NULL, NULL);
 		} else if (sk && (sk->kind == SK_TABLE || sk->kind == SK_MAP)) {
 			rc = txn_run(fs, p, mkdir_fn, &a);
 		} else if (sk) {

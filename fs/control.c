@@ -11,6 +11,7 @@
 #include "runnerfs/control.h"
 #include "runnerfs/watch.h"
 #include "runnerfs/history.h"
+#include "runnerfs/rfs.h"
 
 static void iso(const struct timespec *ts, char *out, size_t n)
 {
@@ -52,7 +53,7 @@ static int status(struct rfs *fs, struct buf *out)
 									: "atomic (temp file + rename)");
 	if (r >= 0)
 		r = buf_addf(out, "read-only: %s\nbackups: %d kept of %d (changes less than %d ms apart are one)\n",
-			     fs->opt.ro ? "yes" : "no", fs->nhistory, fs->opt.backups, fs->opt.burst);
+			     fs->opt.ro ? "yes" : "no", fs->hist.n, fs->opt.backups, fs->opt.burst);
 	if (r >= 0)
 		r = reload_status(&fs->reload, out);
 	if (r >= 0)

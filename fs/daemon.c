@@ -216,17 +216,17 @@ static void free_fs(struct rfs *fs)
 	for (int i = 0; i < fs->nerrors; i++)
 		free(fs->errors[(fs->errors_head + i) % RFS_ERRORS_KEPT]);
 	rfs_map_free(&fs->mtimes);
-	rfs_map_free(&fs->aliases);
-	rfs_map_free(&fs->emptydirs);
+	rfs_map_free(&fs->chg.aliases);
+	rfs_map_free(&fs->chg.emptydirs);
 	rfs_map_free(&fs->pending);
 	rfs_map_free(&fs->origins);
 	scratch_free(&fs->scratch);
-	for (int i = 0; i < fs->ntombs; i++) {
-		free(fs->tombs[i].path);
-		free(fs->tombs[i].text);
+	for (int i = 0; i < fs->chg.ntombs; i++) {
+		free(fs->chg.tombs[i].path);
+		free(fs->chg.tombs[i].text);
 	}
 	names_free(fs);
-	free(fs->unset_path);
+	free(fs->chg.unset_path);
 	fresh_free(fs);
 	free(fs->opt.config);
 	free(fs->opt.mountpoint);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runnerfs/history.h"
+#include "runnerfs/rfs.h"
 
 static int keep(const struct rfs *fs)
 {
@@ -69,8 +70,8 @@ static int apply(char **text, size_t *len, const struct rfs_version *v)
 
 static void drop_from(struct rfs *fs, int i)
 {
-	while (fs->nhistory > i)
-		free(fs->history[--fs->nhistory].bytes);
+	while (fs->hist.n > i)
+		free(fs->hist.v[--fs->hist.n].bytes);
 }
 
 static long ms_since(const struct timespec *t)
@@ -86,7 +87,7 @@ static long ms_since(const struct timespec *t)
  * the whole text: this runs on every write of a burst). */
 static int merge(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
 {
-	struct rfs_version *v = &fs->history[0];
+	struct rfs_version *v = &fs->hist.v[0];
 	size_t p, s;
 	common(old, oldlen, new, newlen, &p, &s);
 	size_t lo = p < v->at ? p : v->at;
@@ -113,14 +114,14 @@ static long window(const struct rfs *fs)
 
 bool history_in_burst(struct rfs *fs)
 {
-	return fs->hist_open && ms_since(&fs->hist_last) < window(fs);
+	return fs->hist.open && ms_since(&fs->hist.last) < window(fs);
 }
 
 void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
 {
-	bool go_on = history_in_burst(fs) && fs->nhistory > 0;
-	clock_gettime(CLOCK_MONOTONIC, &fs->hist_last);
-	fs->hist_open = true;
+	bool go_on = history_in_burst(fs) && fs->hist.n > 0;
+	clock_gettime(CLOCK_MONOTONIC, &fs->hist.last);
+	fs->hist.open = true;
 	if (keep(fs) <= 0)
 		return;
 	if (go_on) {
@@ -134,10 +135,10 @@ void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *ne
 		return;
 	}
 	drop_from(fs, keep(fs) - 1);
-	memmove(&fs->history[1], &fs->history[0], sizeof(fs->history[0]) * (size_t)fs->nhistory);
+	memmove(&fs->hist.v[1], &fs->hist.v[0], sizeof(fs->hist.v[0]) * (size_t)fs->hist.n);
 	clock_gettime(CLOCK_REALTIME, &v.when);
-	fs->history[0] = v;
-	fs->nhistory++;
+	fs->hist.v[0] = v;
+	fs->hist.n++;
 }
 
 void history_outside(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
@@ -145,14 +146,14 @@ void history_outside(struct rfs *fs, const char *old, size_t oldlen, const char 
 	/* what the outside change replaced is a version of its own (a
 	 * truncated or emptied file must not take the last good config with
 	 * it), and it ends the burst */
-	fs->hist_open = false;
+	fs->hist.open = false;
 	history_push(fs, old, oldlen, new, newlen);
-	fs->hist_open = false;
+	fs->hist.open = false;
 }
 
 int history_text(struct rfs *fs, int n, struct buf *out)
 {
-	if (n < 1 || n > fs->nhistory)
+	if (n < 1 || n > fs->hist.n)
 		return -ENOENT;
 	size_t len;
 	const char *cur = toml_text(fs->doc, &len);
@@ -162,7 +163,7 @@ int history_text(struct rfs *fs, int n, struct buf *out)
 	memcpy(t, cur, len);
 	int r = 0;
 	for (int i = 0; i < n && r == 0; i++)
-		r = apply(&t, &len, &fs->history[i]) < 0 ? -ENOMEM : 0;
+		r = apply(&t, &len, &fs->hist.v[i]) < 0 ? -ENOMEM : 0;
 	if (r == 0)
 		r = buf_add(out, t, len);
 	free(t);
@@ -171,6 +172,6 @@ int history_text(struct rfs *fs, int n, struct buf *out)
 
 void history_free(struct rfs *fs)
 {
-	fs->hist_open = false;
+	fs->hist.open = false;
 	drop_from(fs, 0);
 }

@@ -151,10 +151,10 @@ static bool parse_index(const char *s, size_t *out)
 /* Is `path` (a directory path) recorded as an empty directory? */
 static const struct rfs_map_entry *is_emptydir(struct rfs *fs, const char *path, size_t len)
 {
-	for (size_t i = 0; i < fs->emptydirs.n; i++) {
-		const char *k = fs->emptydirs.v[i].key;
+	for (size_t i = 0; i < fs->chg.emptydirs.n; i++) {
+		const char *k = fs->chg.emptydirs.v[i].key;
 		if (strlen(k) == len && !strncmp(k, path, len))
-			return &fs->emptydirs.v[i];
+			return &fs->chg.emptydirs.v[i];
 	}
 	return NULL;
 }
@@ -227,7 +227,7 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				return -ENOENT;
 		} else if (r->kind == TK_HISTDIR) {
 			size_t n;
-			if (!parse_index(comp, &n) || n < 1 || (int)n > fs->nhistory)
+			if (!parse_index(comp, &n) || n < 1 || (int)n > fs->hist.n)
 				return -ENOENT;
 			r->kind = TK_HISTFILE;
 			r->index = (int)n;
@@ -320,7 +320,7 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				 * to its old name for a while (a shell's cwd) */
 				char akey[300];
 				snprintf(akey, sizeof(akey), "runners/%s", comp);
-				struct rfs_map_entry *al = rfs_map_get(&fs->aliases, akey);
+				struct rfs_map_entry *al = rfs_map_get(&fs->chg.aliases, akey);
 				struct timespec now;
 				clock_gettime(CLOCK_MONOTONIC, &now);
 				if (al && al->val && now.tv_sec - al->ts.tv_sec < RFS_ALIAS_SECONDS)
@@ -820,7 +820,7 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 		}
 		return rc ? rc : fill_ref(fill, arg, HIST_NAME, TK_HISTDIR);
 	case TK_HISTDIR:
-		for (int i = 1; i <= fs->nhistory && rc == 0; i++) {
+		for (int i = 1; i <= fs->hist.n && rc == 0; i++) {
 			struct tree_ref r = {.kind = TK_HISTFILE, .index = i, .node = TOML_NONE};
 			snprintf(name, sizeof(name), "%d", i);
 			rc = fill(arg, name, &r);
@@ -917,8 +917,8 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 emptydirs:;
 	/* empty directories made by mkdir */
 	size_t plen = strlen(path);
-	for (size_t i = 0; i < fs->emptydirs.n && rc == 0; i++) {
-		const char *k = fs->emptydirs.v[i].key;
+	for (size_t i = 0; i < fs->chg.emptydirs.n && rc == 0; i++) {
+		const char *k = fs->chg.emptydirs.v[i].key;
 		const char *slash = strrchr(k, '/');
 		size_t dlen = slash ? (size_t)(slash - k) : 0;
 		const char *base = slash ? slash + 1 : k;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "runnerfs/history.h"
+#include "runnerfs/rfs.h"
 #include "runnerfs/names.h"
 #include "runnerfs/tree.h"
 #include "runnerfs/txn.h"
@@ -370,10 +371,10 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 	/* a whole-file write (an undo, Ansible's copy) is a version of its
 	 * own: undoing it gives back what it replaced */
 	if (replaced)
-		fs->hist_open = false;
+		fs->hist.open = false;
 	history_push(fs, old, oldlen, new, newlen);
 	if (replaced)
-		fs->hist_open = false;
+		fs->hist.open = false;
 	free(old);
 	fs->generation++;
 	reload_changed(&fs->reload);

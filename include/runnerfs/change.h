@@ -10,18 +10,19 @@
  *
  *   - tombs: a key removed a moment ago (an editor's rename-and-rewrite
  *     save, install's unlink-then-create) comes back in its old place
- *     (fs->tombs, RFS_REVIVE_SECONDS);
+ *     (fs->chg.tombs, RFS_REVIVE_SECONDS);
  *   - runner names: `name` and mv agree (EEXIST for a name another runner
  *     has); a runner whose `name` was written takes it as its directory,
- *     the old name answering for RFS_ALIAS_SECONDS (fs->aliases); entry names stay
+ *     the old name answering for RFS_ALIAS_SECONDS (fs->chg.aliases); entry names stay
  *     put as names.h says;
  *   - copies (fresh.h): a runner or registry being copied into;
  *   - empty directories: a table that vanished with its last key stays
- *     listable and removable (fs->emptydirs);
+ *     listable and removable (fs->chg.emptydirs);
  *   - scratch names: editors' and tools' files that are not keys
  *     (scratch.h).
  *
- * Paths are mount paths without the leading slash. Every function is
+ * State: fs->chg (struct rfs_change, rfs.h). Paths are mount paths
+ * without the leading slash. Every function is
  * called with fs->lock held and fs->caller set to the requesting process,
  * and returns 0 or -errno; a refusal also leaves a sentence in
  * .runnerfs/errors (rfs_error).

@@ -6,7 +6,7 @@
  * history: the versions of config.toml that our writes replaced
  * (.runnerfs/history/N, N = 1 newest), kept as reverse diffs so that five
  * versions of a 1 MB file cost a few bytes each, not 5 MB.
- * State: fs->history, nhistory, hist_*; guarded by fs->lock.
+ * State: fs->hist (struct rfs_history below), guarded by fs->lock.
  *
  * Entry 0 turns the document's current text into version 1; entry k turns
  * version k into version k + 1. So every change of the document's text
@@ -18,7 +18,7 @@
  *                          unless it came within a burst (each change
  *                          less than burst= ms after the one before; a
  *                          whole-file write is a burst of its own,
- *                          fs->hist_open = false around it): then version 1
+ *                          fs->hist.open = false around it): then version 1
  *                          stays the text from before the burst, so one
  *                          rm -r, cp -r or Ansible run is undone in one
  *                          step
@@ -41,8 +41,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <time.h>
+
 #include "runnerfs/buf.h"
-#include "runnerfs/rfs.h"
+
+#define RFS_BACKUPS_MAX 100
+
+struct rfs;
+
+/* One version of .runnerfs/history: a reverse diff. */
+struct rfs_version {
+	size_t at, cut;  /* the range [at, at + cut) of the newer version ... */
+	char *bytes;     /* ... is replaced by these */
+	size_t nbytes;
+	struct timespec when;
+};
+
+/* fs->hist, guarded by fs->lock. */
+struct rfs_history {
+	struct rfs_version v[RFS_BACKUPS_MAX]; /* [0] newest */
+	int n;
+	struct timespec last; /* the last change of the burst (monotonic) */
+	bool open;            /* v[0] is the burst's: changes join it */
+};
 
 void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
 void history_outside(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);

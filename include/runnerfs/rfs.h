@@ -20,6 +20,7 @@
 
 #include "runnerfs/commit.h"
 #include "runnerfs/fresh.h"
+#include "runnerfs/history.h"
 #include "runnerfs/map.h"
 #include "runnerfs/names.h"
 #include "runnerfs/reload.h"
@@ -31,7 +32,6 @@
 #define RFS_ERRORS_KEPT 100
 #define RFS_TOMBS 16
 #define RFS_REVIVE_SECONDS 30
-#define RFS_BACKUPS_MAX 100
 #define RFS_BURST_MS 2000 /* default burst= */
 #define RFS_FRESH_MS 3000 /* a new directory looks empty this long (fresh.h) */
 #define RFS_WRITE_MAX (64 << 20) /* the most one open file of a key or config.toml takes */
@@ -56,13 +56,6 @@ struct rfs_opts {
 	bool help, version;
 };
 
-/* One version of .runnerfs/history: a reverse diff (history.h). */
-struct rfs_version {
-	size_t at, cut;  /* the range [at, at + cut) of the newer version ... */
-	char *bytes;     /* ... is replaced by these */
-	size_t nbytes;
-	struct timespec when;
-};
 
 /* A key removed by the last change: if the same key is made again before
  * anything else changes (an editor's rename-and-rewrite save, install's
@@ -74,6 +67,16 @@ struct rfs_tomb {
 	size_t len;
 	uint64_t gen; /* the generation its removal made */
 	struct timespec when;
+};
+
+/* change.c's bookkeeping around changes (change.h), guarded by fs->lock. */
+struct rfs_change {
+	struct rfs_tomb tombs[RFS_TOMBS]; /* keys removed a moment ago */
+	int ntombs;
+	struct rfs_map aliases;   /* "runners/OLD" -> "runners/NEW" */
+	struct rfs_map emptydirs; /* directories that exist with nothing in them */
+	char *unset_path;         /* a registry field unlinked that stayed */
+	pid_t unset_pid;
 };
 
 struct handle;
@@ -94,17 +97,13 @@ struct rfs {
 	char disk_error[256];
 	char outside_loss[256]; /* the last outside change that emptied it (txn.c) */
 
-	struct rfs_version history[RFS_BACKUPS_MAX]; /* [0] newest */
-	int nhistory;
-	struct timespec hist_last; /* the last change of the burst (monotonic) */
-	bool hist_open;            /* history[0] is the burst's: changes join it */
+	struct rfs_history hist;  /* .runnerfs/history (history.h) */
 
 	char *errors[RFS_ERRORS_KEPT]; /* ring, oldest first from errors_head */
 	int errors_head, nerrors;
 
+	struct rfs_change chg;    /* change.h */
 	struct rfs_map mtimes;  /* mount path -> when its value last changed */
-	struct rfs_map aliases; /* "runners/OLD" -> "runners/NEW" */
-	struct rfs_map emptydirs; /* directories that exist with nothing in them */
 	struct rfs_map pending;   /* keys being created by an open file (count) */
 	struct rfs_map origins;   /* renamed path -> the path it had before */
 	struct scratch_set scratch;
@@ -112,16 +111,12 @@ struct rfs {
 	struct reload reload;
 
 	struct rfs_watch watch;   /* outside writers (watch.h) */
-	struct rfs_tomb tombs[RFS_TOMBS];
-	int ntombs;
 
 	uint64_t reg_warned_gen; /* invalid DOCKER_AUTH_CONFIG reported for */
 	struct rfs_names names;   /* entry names that stay put (names.h) */
 	struct rfs_fresh fresh;   /* directories mkdir just made (fresh.h) */
 	pid_t caller;             /* the process whose request is being served (fresh.h) */
 	struct rfs_txn txn;       /* a commit in flight (txn.h) */
-	char *unset_path;         /* change.c: a registry field unlinked that stayed */
-	pid_t unset_pid;
 };
 
 /* log.c */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "runnerfs/history.h"
+#include "runnerfs/rfs.h"
 #include "runnerfs/toml.h"
 
 static unsigned n_pass, n_fail;
@@ -36,7 +37,7 @@ static void change(struct rfs *fs, const char *t, int ours)
 	char *old = strdup(cur);
 	set_text(fs, t);
 	if (ours == 1)
-		fs->hist_open = false; /* the burst before it is over */
+		fs->hist.open = false; /* the burst before it is over */
 	if (ours)
 		history_push(fs, old, oldlen, t, strlen(t));
 	else
