@@ -439,10 +439,16 @@ int commit_raced(struct commit *c, char **bytes, size_t *len, int force)
 {
 	if (c->raced_fd < 0)
 		return -ENOENT;
-	if (!force && open_for_writing(c->raced_fd))
-		return -EBUSY;
 	struct stat st;
 	int r = c->ops->fstatat(c->raced_fd, "", &st, AT_EMPTY_PATH) < 0 ? neg_errno() : 0;
+	/* their open was waiting for our lease: until it has truncated or
+	 * written the file, they have not started */
+	bool started = r < 0 || !c->raced_waiting || st.st_size != c->raced_was.size ||
+		       ts_cmp(st.st_mtim, c->raced_was.mtime) != 0;
+	if (!force && (!started || open_for_writing(c->raced_fd)))
+		return -EBUSY;
+	if (!force && r == 0 && c->ops->fstatat(c->raced_fd, "", &st, AT_EMPTY_PATH) < 0)
+		r = neg_errno(); /* the size after they closed */
 	if (r == 0 && lseek(c->raced_fd, 0, SEEK_SET) < 0)
 		r = neg_errno();
 	if (r == 0)
@@ -914,9 +920,29 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 	 * read it (and closed it again, so no lease told us), our bytes are
 	 * built on an old version: give up; the caller starts over on top of
 	 * theirs. */
+	/* From here to just after the rename, a read lease on the file we
+	 * replace holds off anyone who opens it for writing (the runner
+	 * saving its token): their open waits until we let go, and we see
+	 * that they wait. Taken only now, so that a slow fsync above does
+	 * not hold them. */
+	bool leased = false;
+	if (oldfd >= 0) {
+		if (fcntl(oldfd, F_SETLEASE, F_RDLCK) == 0)
+			leased = true;
+		else if (errno == EAGAIN) {
+			r = -EBUSY; /* someone has it open for writing now */
+			goto fail;
+		}
+	}
 	if (c->id.exists && (r = commit_changed(c)) != 0) {
 		if (r > 0)
 			r = -EBUSY;
+		goto fail;
+	}
+	/* someone's open for writing is waiting for our lease: let them
+	 * write the file they found, and start over on top of it */
+	if (leased && fcntl(oldfd, F_GETLEASE) != F_RDLCK) {
+		r = -EBUSY;
 		goto fail;
 	}
 	if (o->renameat(c->dirfd, tmp, c->dirfd, c->name) < 0) {
@@ -928,6 +954,12 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 		}
 		goto fail;
 	}
+	/* an open that came in the moment between the look before the rename
+	 * and the rename is waiting for our lease: it will write the file we
+	 * replaced. Let it go now (not after the fsync below). */
+	bool waiting = leased && fcntl(oldfd, F_GETLEASE) != F_RDLCK;
+	if (leased)
+		fcntl(oldfd, F_SETLEASE, F_UNLCK);
 	/* The new file is in place: whatever happens now, it is what readers
 	 * of CONFIG see, so it is what c->id records (commit.h). */
 	int durable = o->fsync(c->dirfd) < 0 && errno != EINVAL ? COMMIT_NOT_DURABLE : 0;
@@ -944,11 +976,14 @@ int commit_write(struct commit *c, const char *bytes, size_t len)
 	int raced = 0;
 	if (oldfd >= 0 && c->id.exists) {
 		struct stat os;
-		raced = (o->fstatat(oldfd, "", &os, AT_EMPTY_PATH) == 0 &&
+		raced = waiting ||
+			(o->fstatat(oldfd, "", &os, AT_EMPTY_PATH) == 0 &&
 			 (os.st_size != c->id.size || ts_cmp(os.st_mtim, c->id.mtime) != 0)) ||
 			open_for_writing(oldfd);
 		if (raced) {
 			c->raced_fd = oldfd;
+			c->raced_waiting = waiting;
+			c->raced_was = c->id;
 			oldfd = -1;
 		}
 	}

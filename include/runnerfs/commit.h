@@ -53,6 +53,14 @@
  *                                (the runner saving its token in place):
  *                                their bytes went to the replaced file.
  *                                It is kept open for commit_raced().
+ *                                From just before the last check to just
+ *                                after the rename a read lease is held on
+ *                                the file replaced, so such an open waits,
+ *                                and one seen waiting before the rename
+ *                                makes commit_write give up (-EBUSY) and
+ *                                let it write; COMMIT_RACED is left for an
+ *                                open in the instant between that look and
+ *                                the rename, or where leases do not work.
  *   commit_raced(&c, &bytes, &len, force)
  *                                after COMMIT_RACED: -EBUSY while they
  *                                still have it open for writing (unless
@@ -69,6 +77,9 @@
  * Every file operation goes through struct commit_ops so that tests can
  * inject errors (EIO, ENOSPC, EBUSY, EXDEV, EACCES) at each step and
  * simulate a crash after each step.
+ *
+ * Read leases are taken on CONFIG (to see writers): the process must
+ * ignore SIGIO, whose default would end it when a lease is broken.
  *
  * Not thread-safe: the caller serialises. txn.c runs commit_write with
  * fs->lock released and fs->txn.committing set; while it is set nothing
@@ -118,6 +129,8 @@ struct commit {
 	struct commit_id id; /* what we last loaded or wrote */
 	int in_place;    /* the bind-mount fallback has been needed */
 	int raced_fd;    /* the replaced file, after COMMIT_RACED (else -1) */
+	int raced_waiting; /* ... whose writer's open was waiting for our lease */
+	struct commit_id raced_was; /* ... and what it was then */
 	void (*warn)(void *arg, const char *msg); /* log hook, may be NULL */
 	void *warn_arg;
 };
