@@ -435,6 +435,15 @@ static int writer_active(struct commit *c, int *keep)
 	return 0;
 }
 
+int commit_busy(struct commit *c)
+{
+	int fd;
+	int r = c->dirfd >= 0 ? writer_active(c, &fd) : 0;
+	if (r == 0 && fd >= 0)
+		c->ops->close(fd);
+	return r;
+}
+
 int commit_raced(struct commit *c, char **bytes, size_t *len, int force)
 {
 	if (c->raced_fd < 0)

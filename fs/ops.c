@@ -100,9 +100,10 @@ static void lock_fs(struct rfs *fs)
 }
 
 /* The same, for an operation that starts a change (open for writing,
- * create, truncate): if CONFIG stopped parsing a moment ago (a writer
- * between two writes), wait for it to settle — bounded, fs->lock
- * released meanwhile (txn.h) — rather than refuse at once. */
+ * create, truncate): while someone else is writing CONFIG, wait for them
+ * — bounded, fs->lock released meanwhile (txn.h) — so that the change
+ * starts on what they wrote, or is refused at open() with EBUSY where
+ * the shell sees it (disk_usable). */
 static void lock_fs_to_change(struct rfs *fs)
 {
 	lock_fs(fs);
@@ -509,6 +510,11 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
  * ignore the error close() would give). */
 static int disk_usable(struct rfs *fs, const char *p)
 {
+	/* lock_fs_to_change waited for them already */
+	if (txn_busy(fs))
+		return rfs_error(fs, -EBUSY, p,
+				 "someone else kept writing config.toml for %d s; nothing was changed, try again",
+				 RFS_BUSY_WAIT_MS / 1000);
 	if (fs->disk_state >= 0)
 		return 0;
 	return rfs_error(fs, -EIO, p, "config.toml on disk cannot be used (%s); nothing can be changed",
@@ -518,9 +524,10 @@ static int disk_usable(struct rfs *fs, const char *p)
 static int check_open(struct rfs *fs, const char *p, const struct tree_ref *r, int flags)
 {
 	bool w = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	int du;
 	if (w && (r->kind == TK_VALUE || r->kind == TK_CONFIG || r->kind == TK_REGFILE) &&
-	    disk_usable(fs, p) < 0)
-		return -EIO;
+	    (du = disk_usable(fs, p)) < 0)
+		return du;
 	switch (r->kind) {
 	case TK_VALUE:
 	case TK_CONFIG:

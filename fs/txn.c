@@ -170,11 +170,18 @@ static void pause_unlocked(struct rfs *fs)
 	fs->caller = caller;
 }
 
+bool txn_busy(struct rfs *fs)
+{
+	if (fs->txn.committing)
+		return false; /* ours: the change waits for it at commit time */
+	return watch_settling(fs) || commit_busy(&fs->disk) > 0;
+}
+
 void txn_settle(struct rfs *fs)
 {
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (watch_settling(fs) && ms_since(&start) < RFS_BUSY_WAIT_MS) {
+	while (txn_busy(fs) && ms_since(&start) < RFS_BUSY_WAIT_MS) {
 		pause_unlocked(fs);
 		watch_sync(fs);
 	}

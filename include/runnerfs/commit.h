@@ -140,6 +140,9 @@ int commit_load(struct commit *c, char **bytes, size_t *len);
 int commit_changed(struct commit *c);
 int commit_write(struct commit *c, const char *bytes, size_t len);
 int commit_raced(struct commit *c, char **bytes, size_t *len, int force);
+/* 1 if someone has the file open for writing now (a read lease cannot be
+ * had), 0 if not or where leases do not work, -errno. */
+int commit_busy(struct commit *c);
 int commit_cleanup_stale(struct commit *c);
 void commit_fini(struct commit *c);
 

@@ -61,9 +61,13 @@ struct rfs_txn {
 typedef int (*txn_fn)(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t whylen);
 
 int txn_refresh(struct rfs *fs);
-/* With fs->lock held, before a change begins: while CONFIG stopped parsing
- * a moment ago (watch.h: a writer between two writes), wait for it, with
- * the lock released, at most RFS_BUSY_WAIT_MS. */
+/* Someone else is at work on CONFIG: it has it open for writing, or it
+ * stopped parsing a moment ago (watch.h: a writer between two writes). */
+bool txn_busy(struct rfs *fs);
+/* With fs->lock held, before a change begins (open for writing, create,
+ * truncate): while txn_busy(), wait, with the lock released, at most
+ * RFS_BUSY_WAIT_MS — so that a refusal can come at open(), where a shell
+ * sees it, rather than at close(). */
 void txn_settle(struct rfs *fs);
 int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg);
 /* Load CONFIG at start-up: 0, or -EINVAL when it does not parse (the

@@ -333,3 +333,19 @@ def test_outside_change_that_loses_everything_keeps_the_last_good_config(runnerf
     e, _ = edit(m, "concurrent", 3)
     assert e == 0
     assert m.read(".runnerfs/history/2") == good, "the good config went out of the history"
+
+
+def test_the_shell_sees_the_refusal_while_someone_writes(runnerfs):
+    """The wait for an outside writer comes at open(): `echo 12 >
+    concurrent` exits 1 with "Device or resource busy" (a refusal at
+    close() would leave it at 0, shells ignore close's error); once the
+    writer has closed, the same command works."""
+    m = runnerfs(config_of(1))
+    fd = os.open(m.config, os.O_WRONLY)  # the runner, in the middle of its save
+    try:
+        r = m.sh("echo 12 > concurrent", check=False)
+        assert r.returncode != 0 and b"busy" in r.stderr.lower(), (r.returncode, r.stderr)
+    finally:
+        os.close(fd)
+    m.sh("echo 12 > concurrent")
+    assert b"concurrent = 12" in m.read_config()
