@@ -16,6 +16,7 @@ RUN_PACKAGES=(
   pkg-config
   libfuse3-dev         # the filesystem (libfuse3)
   fuse3                # fusermount3, /dev/fuse helpers
+  attr                 # getfattr: the keys' documentation (docs/guide.md)
   libcurl4-openssl-dev # reload=docker (libcurl is loaded only then)
   libcjson-dev         # JSON (toml-test decoder, API)
   python3              # meson's test targets; toml-test runner, test tools

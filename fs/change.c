@@ -623,9 +623,12 @@ int change_unlink(struct rfs *fs, const char *p)
 			rc = -ENOENT;
 			break;
 		case TK_CONFIG:
+			rc = rfs_error(fs, -EPERM, p, "config.toml cannot be removed through the mount; "
+						      "to empty it, write an empty file to it");
+			break;
 		case TK_CTLFILE:
 		case TK_HISTFILE:
-			rc = -EPERM;
+			rc = rfs_error(fs, -EPERM, p, "the files of .runnerfs/ cannot be removed");
 			break;
 		default:
 			rc = -EISDIR;

@@ -96,6 +96,7 @@ static void lock_fs(struct rfs *fs)
 {
 	pthread_mutex_lock(&fs->lock);
 	fs->caller = fuse_get_context()->pid;
+	fs->txn.gave_up = false;
 	watch_sync(fs);
 }
 
@@ -510,8 +511,8 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
  * ignore the error close() would give). */
 static int disk_usable(struct rfs *fs, const char *p)
 {
-	/* lock_fs_to_change waited for them already */
-	if (txn_busy(fs))
+	/* lock_fs_to_change waited for them already, in vain */
+	if (fs->txn.gave_up)
 		return rfs_error(fs, -EBUSY, p,
 				 "someone else kept writing config.toml for %d s; nothing was changed, try again",
 				 RFS_BUSY_WAIT_MS / 1000);
@@ -534,9 +535,13 @@ static int check_open(struct rfs *fs, const char *p, const struct tree_ref *r, i
 	case TK_REGFILE:
 		return w && fs->opt.ro ? -EROFS : 0;
 	case TK_CTLFILE:
-		return w && r->index != CTL_RELOAD ? -EACCES : 0;
+		return w && r->index != CTL_RELOAD
+			       ? rfs_error(fs, -EACCES, p, "this file of .runnerfs/ is read-only (only reload can be written)")
+			       : 0;
 	case TK_HISTFILE:
-		return w ? -EACCES : 0;
+		return w ? rfs_error(fs, -EACCES, p, "history versions are read-only; to go back to one, "
+						     "copy it onto config.toml")
+			 : 0;
 	case TK_MISSING:
 		return -ENOENT;
 	default:
@@ -747,6 +752,15 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		if (rc == 0 && size && data[size - 1] == '\n' &&
 		    (rc = change_name_precheck(fs, h->path, data, size)) < 0)
 			h->failed = true;
+	} else if (!h->failed && off > 0 && (size_t)off == h->buf.len && h->buf.p[off - 1] == '\n' &&
+		   h->kind == TK_VALUE) {
+		/* the next whole lines of a list of allowed values */
+		struct tree_ref r;
+		char why[300];
+		if (resolve(fs, h->path, &r) == 0 && tree_precheck_lines(fs->doc, &r, data, size, why, sizeof(why)) < 0) {
+			h->failed = true;
+			rc = rfs_error(fs, -EINVAL, h->path, "%s", why);
+		}
 	}
 	if (rc == 0 && (size_t)off + size > RFS_WRITE_MAX)
 		rc = rfs_error(fs, -EFBIG, h->path, "more than %d MiB written: no value or config.toml is that large",
@@ -843,8 +857,16 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		clock_gettime(CLOCK_REALTIME, &d->mtime);
 	} else if (h) {
 		/* ftruncate: part of an edit in progress (vim, rsync --inplace) */
+		struct tree_ref r;
+		char why[300];
 		if (!h->writable) {
 			rc = -EBADF;
+		} else if (size == 0 && !h->wrote && h->kind == TK_VALUE && resolve(fs, h->path, &r) == 0 &&
+			   tree_precheck(fs->doc, &r, "", 0, why, sizeof(why)) < 0) {
+			/* truncate -s 0 of a number or a boolean: an empty value
+			 * is not one; say so here, where truncate sees it */
+			h->failed = true;
+			rc = rfs_error(fs, -EINVAL, h->path, "%s", why);
 		} else if ((size_t)size <= h->buf.len) {
 			h->buf.len = (size_t)size;
 			if (h->buf.p)

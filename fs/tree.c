@@ -755,6 +755,41 @@ int tree_store(toml_doc *d, const struct tree_ref *r, const char *text, size_t l
 	return -EINVAL;
 }
 
+/* A key with allowed values (executor, pull_policy, ...): each whole line
+ * written must be one of them, so that echo and printf exit 1. */
+static int check_allowed(const toml_doc *d, const struct tree_ref *r, const char *text, size_t len,
+			 char *why, size_t whylen)
+{
+	toml_type elem;
+	enum tree_format f = tree_format_of(d, r, &elem);
+	size_t n = chomp(text, len);
+	if (!n && f == VF_LINES)
+		return 0; /* no lines: an empty array */
+	for (size_t at = 0; at <= n;) {
+		const char *nl = f == VF_LINES ? memchr(text + at, '\n', n - at) : NULL;
+		size_t e = nl ? (size_t)(nl - text) : n;
+		toml_value v = {.type = TOML_STRING, .str = text + at, .len = e - at};
+		int rc = check(r, &v, why, whylen);
+		if (rc < 0)
+			return rc;
+		at = e + 1;
+	}
+	return 0;
+}
+
+int tree_precheck_lines(const toml_doc *d, const struct tree_ref *r, const char *text, size_t len,
+			char *why, size_t whylen)
+{
+	toml_type elem;
+	why[0] = '\0';
+	if (r->kind != TK_VALUE && r->kind != TK_MISSING)
+		return 0;
+	if (r->reg || !r->sk || !r->sk->allowed || !len || text[len - 1] != '\n' ||
+	    tree_format_of(d, r, &elem) != VF_LINES)
+		return 0;
+	return check_allowed(d, r, text, len, why, whylen);
+}
+
 int tree_precheck(const toml_doc *d, const struct tree_ref *r, const char *text, size_t len,
 		  char *why, size_t whylen)
 {
@@ -792,7 +827,10 @@ int tree_precheck(const toml_doc *d, const struct tree_ref *r, const char *text,
 		return 0;
 	if (r->sk && r->sk->type == SV_DURATION)
 		return 0;
-	if (tree_format_of(d, r, &elem) != VF_SCALAR)
+	enum tree_format f = tree_format_of(d, r, &elem);
+	if (whole && r->sk && r->sk->allowed && (f == VF_STRING || f == VF_LINES))
+		return check_allowed(d, r, text, len, why, whylen);
+	if (f != VF_SCALAR)
 		return 0;
 	toml_value v;
 	return parse_scalar(r, elem, text, len, &v, why, whylen);

@@ -181,10 +181,14 @@ void txn_settle(struct rfs *fs)
 {
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (txn_busy(fs) && ms_since(&start) < RFS_BUSY_WAIT_MS) {
+	bool busy;
+	while ((busy = txn_busy(fs)) && ms_since(&start) < RFS_BUSY_WAIT_MS) {
 		pause_unlocked(fs);
 		watch_sync(fs);
 	}
+	/* a writer that comes and goes (the runner saving again and again)
+	 * is not a reason to refuse: only one that outlasted the wait */
+	fs->txn.gave_up = busy;
 }
 
 /* Another change's commit is in flight: wait for it (fs->lock released

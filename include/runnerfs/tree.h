@@ -121,6 +121,11 @@ int tree_store(toml_doc *doc, const struct tree_ref *r, const char *text, size_t
  * be rejected (an invalid number or boolean)? 0 or -EINVAL with why. */
 int tree_precheck(const toml_doc *doc, const struct tree_ref *r, const char *text, size_t len,
 		  char *why, size_t whylen);
+/* A later write of lines to a key of allowed values (pull_policy, one
+ * element per line, written by printf a line at a time): each whole line
+ * is judged as it comes. 0 or -EINVAL with a sentence in why. */
+int tree_precheck_lines(const toml_doc *d, const struct tree_ref *r, const char *text, size_t len,
+			char *why, size_t whylen);
 
 /* The directory names of the root runners, in document order (names.h);
  * valid until the next change. Not inside a transaction (-EBUSY). */

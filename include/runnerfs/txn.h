@@ -53,6 +53,7 @@ struct rfs_txn {
 	pthread_cond_t committed; /* signalled when it is done */
 	bool in_place;            /* CONFIG is written in place (bind mount) */
 	struct timespec mtime;    /* CONFIG's mtime as last read or written */
+	bool gave_up;             /* this operation's txn_settle() ran out of time */
 };
 
 /* How long a change waits for someone else who is writing CONFIG. */
@@ -67,7 +68,8 @@ bool txn_busy(struct rfs *fs);
 /* With fs->lock held, before a change begins (open for writing, create,
  * truncate): while txn_busy(), wait, with the lock released, at most
  * RFS_BUSY_WAIT_MS — so that a refusal can come at open(), where a shell
- * sees it, rather than at close(). */
+ * sees it, rather than at close(). fs->txn.gave_up says whether it ran
+ * out of time (reset by every operation's lock). */
 void txn_settle(struct rfs *fs);
 int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg);
 /* Load CONFIG at start-up: 0, or -EINVAL when it does not parse (the
