@@ -77,6 +77,7 @@ void daemon_usage(FILE *out)
 	      "  -f                     stay in the foreground, log to stderr\n"
 	      "  -d                     debug: foreground, log every request\n"
 	      "  -s                     single-threaded\n"
+	      "  -o max_threads=N       FUSE worker threads at most (default " RFS_MAX_THREADS ")\n"
 	      "  -h, --help             this text\n"
 	      "  -V, --version          the version\n"
 	      "  --check FILE           check FILE as a config.toml and exit (0: valid)\n"
@@ -178,14 +179,19 @@ static char *absolute_config(const char *path)
 /* Testing hooks, not for production. Tests of liveness need a disk whose
  * fsync is slow (the commit runs without the lock readers take: txn.h);
  * RUNNERFS_TEST_FSYNC_DELAY_MS gives every fsync of a commit that delay. */
-static int slow_fsync(int fd)
+static void test_delay(const char *var)
 {
-	const char *d = getenv("RUNNERFS_TEST_FSYNC_DELAY_MS");
+	const char *d = getenv(var);
 	long ms = d ? strtol(d, NULL, 10) : 0;
 	if (ms > 0 && ms < 60000) {
 		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 	}
+}
+
+static int slow_fsync(int fd)
+{
+	test_delay("RUNNERFS_TEST_FSYNC_DELAY_MS");
 	return fsync(fd);
 }
 
@@ -193,12 +199,7 @@ static int slow_fsync(int fd)
  * check of CONFIG and the rename (commit.h: COMMIT_RACED). */
 static int slow_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname)
 {
-	const char *d = getenv("RUNNERFS_TEST_RENAME_DELAY_MS");
-	long ms = d ? strtol(d, NULL, 10) : 0;
-	if (ms > 0 && ms < 60000) {
-		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-		nanosleep(&ts, NULL);
-	}
+	test_delay("RUNNERFS_TEST_RENAME_DELAY_MS");
 	return renameat(olddirfd, oldname, newdirfd, newname);
 }
 
