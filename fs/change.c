@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "runnerfs/change.h"
 #include "runnerfs/fresh.h"
@@ -41,6 +42,13 @@ struct scratch *change_scratch_parent(struct rfs *fs, const char *p)
 	dir[n] = '\0';
 	struct scratch *sc = scratch_get(&fs->scratch, dir);
 	return sc && sc->type == SC_DIR ? sc : NULL;
+}
+
+/* Forget the passwords waiting under registry directory `reg` (it got its
+ * user name, or went away). */
+static void drop_half_passwords(struct rfs *fs, const char *reg)
+{
+	rfs_map_del_prefix(&fs->chg.halfreg, reg);
 }
 
 static void drop_tomb(struct rfs *fs, int i)
@@ -149,7 +157,52 @@ static int store_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_
 				return rc;
 		}
 	}
-	return tree_store(*work, &r, a->text, a->len, why, n);
+	rc = tree_store(*work, &r, a->text, a->len, why, n);
+	if (rc == 0 && r.reg && !strcmp(r.key, "username")) {
+		/* the user name completes a registry whose password waited */
+		char dir[PATH_MAX], pw[PATH_MAX];
+		node_parent(r.canon, dir, sizeof(dir));
+		const char *half = tree_half_password(fs, dir);
+		struct tree_ref pr;
+		if (half && snprintf(pw, sizeof(pw), "%s/password", dir) < (int)sizeof(pw) &&
+		    tree_resolve_in(fs, *work, pw, &pr) == 0)
+			rc = tree_store(*work, &pr, half, strlen(half), why, n);
+	}
+	return rc;
+}
+
+/* A password written to a registry that has no user name yet: GitLab
+ * Runner refuses auth with an empty user, so it waits in memory (shown in
+ * the password file and in .runnerfs/status) until username is written.
+ * 1: kept; 0: not such a write; -errno. */
+static int keep_half_password(struct rfs *fs, const struct tree_ref *r, const char *text, size_t len)
+{
+	if (!r->reg || strcmp(r->key, "password") || (r->kind != TK_REGFILE && r->kind != TK_MISSING))
+		return 0;
+	char dir[PATH_MAX];
+	node_parent(r->canon, dir, sizeof(dir));
+	struct buf user = BUF_INIT;
+	int rc = registry_get(fs->doc, r->runner, r->host, "username", &user);
+	bool no_user = (rc == 0 || rc == -ENOENT) && user.len == 0;
+	buf_free(&user);
+	if (!no_user)
+		return 0;
+	if (len && text[len - 1] == '\n')
+		len--;
+	if (memchr(text, '\0', len))
+		return rfs_error(fs, -EINVAL, r->canon, "a credential cannot contain a NUL byte");
+	char *v = strndup(text, len);
+	if (!v)
+		return -ENOMEM;
+	rc = rfs_map_set(&fs->chg.halfreg, r->canon, NULL, v);
+	free(v);
+	if (rc < 0)
+		return rc;
+	rfs_log(RFS_LOG_INFO, "%s: kept until %s/username is written (GitLab Runner refuses a registry without a user name)",
+		r->canon, dir);
+	node_touch(fs, r->canon);
+	node_touch(fs, dir);
+	return 1;
 }
 
 struct first_error {
@@ -396,8 +449,12 @@ int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char 
 	}
 	bool was_missing = false;
 	struct tree_ref r;
-	if (kind != TK_CONFIG && resolve(fs, p, &r) == 0)
+	if (kind != TK_CONFIG && resolve(fs, p, &r) == 0) {
 		was_missing = r.kind == TK_MISSING;
+		int half = fs->opt.ro ? 0 : keep_half_password(fs, &r, text, len);
+		if (half != 0)
+			return half < 0 ? half : 0;
+	}
 	int rc = txn_run(fs, p, kind == TK_CONFIG ? replace_fn : store_fn, &a);
 	if (rc < 0) {
 		/* a save that removed the key and then failed (install of a bad
@@ -408,6 +465,11 @@ int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char 
 			node_touch(fs, p);
 		}
 		return rc;
+	}
+	if (kind != TK_CONFIG && r.reg && !strcmp(r.key, "username")) {
+		char dir[PATH_MAX];
+		node_parent(r.canon, dir, sizeof(dir));
+		drop_half_passwords(fs, dir);
 	}
 	/* a revived key has been written: its removal is over */
 	for (int i = fs->chg.ntombs; i-- > 0;)
@@ -443,6 +505,66 @@ void change_note_scratch(struct rfs *fs, const char *p, const struct tree_ref *r
 		rfs_log(RFS_LOG_INFO, "%s: not a key here (did you mean \"%s\"?); kept in memory only", p, hint);
 	else
 		rfs_log(RFS_LOG_DEBUG, "%s: scratch file, kept in memory only", p);
+}
+
+bool change_scratch_name(struct rfs *fs, const struct tree_ref *r)
+{
+	if (r->noncanonical || scratch_tool_name(r->key, r->klen))
+		return true;
+	for (size_t i = 1; i < r->klen; i++) {
+		char c = r->key[i];
+		if (c != '.' && c != '-' && (c < '0' || c > '9'))
+			continue;
+		if ((r->pst && schema_key(r->pst, r->key, i)) ||
+		    (r->parent != TOML_NONE && toml_get(fs->doc, r->parent, r->key, i) != TOML_NONE) ||
+		    (r->parent == TOML_ROOT && i == 11 && !memcmp(r->key, "config.toml", 11)))
+			return true;
+	}
+	return false;
+}
+
+void change_stale_scratch(struct rfs *fs)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (size_t i = 0; i < fs->scratch.n; i++) {
+		struct scratch *sc = &fs->scratch.v[i];
+		struct scratch_data *d = sc->data;
+		if (sc->type != SC_FILE || d->reported || (!d->closed.tv_sec && !d->closed.tv_nsec) ||
+		    now.tv_sec - d->closed.tv_sec < RFS_REVIVE_SECONDS)
+			continue;
+		const char *name = strrchr(sc->path, '/');
+		name = name ? name + 1 : sc->path;
+		if (!scratch_temp_name(name, strlen(name)))
+			continue;
+		d->reported = true;
+		rfs_error(fs, -ENOENT, sc->path,
+			  "a tool's temporary file was written and closed but never renamed onto a key: "
+			  "its %zu bytes are in memory only and go at unmount (did the tool fail?)",
+			  d->content.len);
+	}
+}
+
+/* How a person names the table r->parent is: [[runners]], [runners.docker],
+ * the top level. */
+static void table_name(const struct tree_ref *r, char *out, size_t n)
+{
+	const char *path = r->pst ? r->pst->path : NULL;
+	if (!path || !*path) {
+		snprintf(out, n, "the top level");
+		return;
+	}
+	/* an array of tables is [[a.b]]: find the last key's kind */
+	const struct schema_table *t = schema_root();
+	const struct schema_key *k = NULL;
+	for (const char *s = path; t && *s;) {
+		size_t len = strcspn(s, ".");
+		k = schema_key(t, s, len);
+		t = k ? k->table : NULL;
+		s += len + (s[len] == '.');
+	}
+	bool aot = k && k->kind == SK_ENTRIES;
+	snprintf(out, n, "%s%s%s", aot ? "[[" : "[", path, aot ? "]]" : "]");
 }
 
 /* May a new file named by r be made? Only a key the schema knows for its
@@ -481,14 +603,16 @@ int change_creatable(struct rfs *fs, const char *p, const struct tree_ref *r)
 	if (r->sk)
 		return rfs_error(fs, -EISDIR, p, "%s is a table; make it with mkdir", r->key);
 	const char *hint = r->pst ? schema_suggest(r->pst, r->key, r->klen) : NULL;
+	char t[300];
+	table_name(r, t, sizeof(t));
 	if (hint)
-		return rfs_error(fs, -EINVAL, p, "no key \"%s\" here; did you mean \"%s\"?", r->key, hint);
-	return rfs_error(fs, -EINVAL, p, "no key \"%s\" is known here", r->key);
+		return rfs_error(fs, -EINVAL, p, "%s is not a key of %s; did you mean %s?", r->key, t, hint);
+	return rfs_error(fs, -EINVAL, p, "%s is not a key of %s (runnerfs --schema lists the keys)", r->key, t);
 }
 
 struct reg_arg {
 	const char *path;
-	int op; /* 'a'dd, 'r'emove, 'u'nset, 'm'ove */
+	int op; /* 'a'dd, 'r'emove, 'u'nset, 'm'ove (rename), 'M'ove to another runner */
 	const char *to;
 };
 
@@ -509,6 +633,8 @@ static int reg_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t 
 	default:
 		if ((rc = tree_resolve(fs, a->to, &t)) < 0)
 			return rc;
+		if (a->op == 'M')
+			return registry_move(*work, r.runner, t.runner, r.host, t.host, why, n);
 		return registry_rename(*work, r.runner, r.host, t.host, why, n);
 	}
 }
@@ -516,12 +642,20 @@ static int reg_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t 
 int change_registry(struct rfs *fs, const char *p, int op, const char *to)
 {
 	struct reg_arg a = {p, op, to};
+	struct tree_ref before;
+	bool known = resolve(fs, p, &before) == 0;
 	int rc = fs->opt.ro ? -EROFS : txn_run(fs, p, reg_fn, &a);
+	if (rc == 0 && known && op != 'a' && op != 'u')
+		drop_half_passwords(fs, before.canon); /* the registry went or moved */
 	if (rc == 0) {
 		char dir[PATH_MAX];
 		node_parent(p, dir, sizeof(dir));
 		node_touch(fs, dir);
 		node_touch(fs, p);
+		if (to) {
+			node_parent(to, dir, sizeof(dir));
+			node_touch(fs, dir);
+		}
 	}
 	return rc;
 }
@@ -604,6 +738,13 @@ int change_unlink(struct rfs *fs, const char *p)
 			rc = fs->opt.ro ? -EROFS : change_remove_key(fs, p);
 			break;
 		case TK_REGFILE: {
+			char dir[PATH_MAX];
+			node_parent(r.canon, dir, sizeof(dir));
+			if (!strcmp(r.key, "password") && tree_half_password(fs, dir)) {
+				drop_half_passwords(fs, dir); /* it never reached config.toml */
+				node_touch(fs, dir);
+				break;
+			}
 			rc = change_registry(fs, p, 'u', NULL);
 			/* username and password read from auth stay while it
 			 * does (rm -r goes on to auth). The same process
@@ -878,10 +1019,14 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 		}
 	} else if (rc == 0 && r->kind == TK_MISSING && into_other_runner(fs, p)) {
 		rc = rfs_error(fs, -EPERM, p, "a runner does not go into another runner; copy it to a free name under runners/");
+	} else if (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->reg && !r->sk && r->parent != TOML_NONE &&
+		   !fs->opt.ro && !change_scratch_name(fs, r) && r->pst && schema_suggest(r->pst, r->key, r->klen)) {
+		/* a name close to a table's is a typo, not a tool's directory */
+		rc = change_creatable(fs, p, r);
 	} else if ((rc == -ENOENT && change_scratch_parent(fs, p)) ||
 		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->reg && !r->sk &&
 		    r->parent != TOML_NONE)) {
-		/* a tool's own directory (puppet's lock): kept in memory */
+		/* a tool's own directory (puppet's lock, git's .git): kept in memory */
 		bool in_dir = rc == -ENOENT;
 		rc = fs->opt.ro ? -EROFS : scratch_add(&fs->scratch, p, SC_DIR, mode, NULL);
 		if (rc == 0)
@@ -1099,10 +1244,16 @@ int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int
 	if (!sf && a.rf.kind == TK_REG) {
 		if (a.rt.kind == TK_REG && !strcmp(fdir, tdir))
 			rc = rfs_error(fs, -EEXIST, a.to, "a registry of that name already exists");
-		else if (a.rt.kind != TK_MISSING || !a.rt.reg || a.rt.klen || strcmp(fdir, tdir))
-			rc = rfs_error(fs, -EPERM, a.to, "a registry can be renamed within its registries/ only");
+		else if (a.rt.kind == TK_REG)
+			rc = rfs_error(fs, -EEXIST, a.to, "that runner already has a registry of that name");
+		else if (a.rt.kind != TK_MISSING || !a.rt.reg || a.rt.klen)
+			rc = rfs_error(fs, -EPERM, a.to, "a registry goes into a registries/ directory");
+		else if (strcmp(fdir, tdir) && (a.rf.runner == TOML_NONE || a.rt.runner == TOML_NONE))
+			rc = rfs_error(fs, -EPERM, a.to,
+				       "a registry of every runner (registries/ at the top) stays there; "
+				       "copy it with cp -r into one runner's registries/ instead");
 		else
-			rc = change_registry(fs, a.from, 'm', a.to);
+			rc = change_registry(fs, a.from, strcmp(fdir, tdir) ? 'M' : 'm', a.to);
 	} else if (sf && to_scratch) {
 		rc = scratch_rename(&fs->scratch, a.from, a.to);
 	} else if (sf) {
@@ -1111,7 +1262,11 @@ int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int
 		else
 			rc = rfs_error(fs, -EISDIR, a.to, "only a key's file can be replaced this way");
 	} else if (to_scratch) {
-		if (a.rf.kind == TK_VALUE)
+		if (a.rf.kind == TK_VALUE && !st && rt == 0 && !change_scratch_name(fs, &a.rt))
+			rc = rfs_error(fs, -EPERM, a.to, "%s is not a key here: %s would leave config.toml "
+					"(rename a key only to a backup name such as %s.bak or %s~)",
+				       a.rt.key, a.rf.key, a.rf.key, a.rf.key);
+		else if (a.rf.kind == TK_VALUE)
 			rc = key_to_scratch(fs, &a);
 		else
 			rc = refuse_dir_move(fs, &a, tdir);

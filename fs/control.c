@@ -56,6 +56,11 @@ static int status(struct rfs *fs, struct buf *out)
 			     fs->opt.ro ? "yes" : "no", fs->hist.n, fs->opt.backups, fs->opt.burst);
 	if (r >= 0)
 		r = reload_status(&fs->reload, out);
+	for (size_t i = 0; r >= 0 && i < fs->chg.halfreg.n; i++) {
+		const char *k = fs->chg.halfreg.v[i].key, *slash = strrchr(k, '/');
+		r = buf_addf(out, "incomplete registry: %.*s (no username yet: its password waits in memory, not in config.toml)\n",
+			     (int)(slash ? slash - k : (ptrdiff_t)strlen(k)), k);
+	}
 	if (r >= 0)
 		r = buf_addf(out, "errors: %d\n", fs->nerrors);
 	return r;

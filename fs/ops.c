@@ -135,14 +135,28 @@ static ino_t ino_of(struct rfs *fs, const char *p)
 	return sc ? sc->data->ino : node_ino_path(fs, p);
 }
 
+/* A file's text: the document's, or a password that waits for its
+ * registry's user name (tree_half_password). */
+static int render(struct rfs *fs, const struct tree_ref *r, struct buf *out)
+{
+	if (r->kind == TK_CTLFILE)
+		change_stale_scratch(fs); /* what is read there is up to date */
+	if (r->kind == TK_CTLFILE || r->kind == TK_HISTFILE)
+		return control_render(fs, r, out);
+	if (r->kind == TK_REGFILE && !strcmp(r->key, "password")) {
+		char dir[PATH_MAX];
+		node_parent(r->canon, dir, sizeof(dir));
+		const char *half = tree_half_password(fs, dir);
+		if (half)
+			return buf_adds(out, half) < 0 ? -ENOMEM : buf_addc(out, '\n');
+	}
+	return tree_render(fs->doc, r, out);
+}
+
 static int file_size(struct rfs *fs, const struct tree_ref *r, off_t *size)
 {
 	struct buf b = BUF_INIT;
-	int rc;
-	if (r->kind == TK_CTLFILE || r->kind == TK_HISTFILE)
-		rc = control_render(fs, r, &b);
-	else
-		rc = tree_render(fs->doc, r, &b);
+	int rc = render(fs, r, &b);
 	*size = (off_t)b.len;
 	buf_free(&b);
 	return rc;
@@ -492,10 +506,8 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
 	int rc = 0;
 	if (flags & O_TRUNC) {
 		h->truncated = h->dirty = true;
-	} else if (r->kind == TK_CTLFILE || r->kind == TK_HISTFILE) {
-		rc = control_render(fs, r, &h->buf);
 	} else if (r->kind != TK_MISSING) {
-		rc = tree_render(fs->doc, r, &h->buf);
+		rc = render(fs, r, &h->buf);
 	}
 	if (rc < 0) {
 		buf_free(&h->buf);
@@ -630,7 +642,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	bool in_scratch_dir = rc == -ENOENT && change_scratch_parent(fs, p);
 	if ((rc == 0 || in_scratch_dir) && fs->opt.ro) {
 		rc = -EROFS;
-	} else if (in_scratch_dir || (rc == 0 && r.kind == TK_MISSING && !change_key_name(&r) && !change_copied_key(fs, &r))) {
+	} else if (in_scratch_dir || (rc == 0 && r.kind == TK_MISSING && !change_key_name(&r) &&
+				      !change_copied_key(fs, &r) && change_scratch_name(fs, &r))) {
 		/* not a key: an editor's or a tool's own file, kept in memory */
 		struct scratch *sc;
 		rc = scratch_add(&fs->scratch, p, SC_FILE, mode, &sc);
@@ -793,10 +806,20 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 		return 0;
 	lock_fs(fs);
 	int rc = 0;
+	struct tree_ref r;
+	char why[300];
 	if (h->failed)
 		rc = -EINVAL;
 	else if (h->dirty && h->wrote)
 		rc = commit_handle(fs, h);
+	else if (h->truncated && !h->wrote && h->kind == TK_VALUE && resolve(fs, h->path, &r) == 0 &&
+		 tree_precheck(fs->doc, &r, "", 0, why, sizeof(why)) < 0)
+		/* open(O_TRUNC) of a number or boolean, nothing written yet:
+		 * close() is told now (Python's open('w').close()). Nothing
+		 * is logged or kept: bash closes once before it writes, and the
+		 * write may still come; if it does not, RELEASE refuses the
+		 * empty value and logs it once. */
+		rc = -EINVAL;
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
 }
@@ -826,6 +849,11 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 	/* `: > key`: truncated, never written; it happens now */
 	if (h->dirty && !h->failed)
 		commit_handle(fs, h);
+	if (h->sd && h->writable) {
+		clock_gettime(CLOCK_MONOTONIC, &h->sd->closed);
+		h->sd->reported = false;
+	}
+	change_stale_scratch(fs);
 	if (h->created) {
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, h->path);
 		if (e && --e->ts.tv_sec <= 0)
@@ -864,8 +892,8 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		} else if (size == 0 && !h->wrote && h->kind == TK_VALUE && resolve(fs, h->path, &r) == 0 &&
 			   tree_precheck(fs->doc, &r, "", 0, why, sizeof(why)) < 0) {
 			/* truncate -s 0 of a number or a boolean: an empty value
-			 * is not one; say so here, where truncate sees it */
-			h->failed = true;
+			 * is not one; say so here, where truncate sees it. The
+			 * file stays as it was, so close() has nothing to say. */
 			rc = rfs_error(fs, -EINVAL, h->path, "%s", why);
 		} else if ((size_t)size <= h->buf.len) {
 			h->buf.len = (size_t)size;

@@ -495,7 +495,11 @@ static int store(toml_doc *d, uint32_t runner, uint32_t elem, uint32_t env, cJSO
 	toml_error err = {0};
 	int r;
 	if (!json) {
-		r = elem == TOML_NONE ? 0 : toml_remove(d, elem, &err);
+		/* an environment that held nothing else goes with it: adding
+		 * the first registry to a runner without one made it, and
+		 * `environment = []` left behind would be a line nobody wrote */
+		bool only = elem != TOML_NONE && env != TOML_NONE && toml_count(d, env) == 1;
+		r = elem == TOML_NONE ? 0 : toml_remove(d, only ? env : elem, &err);
 	} else {
 		char *text = cJSON_PrintUnformatted(json);
 		if (!text)
@@ -738,11 +742,47 @@ static int add_fn(cJSON **json, const void *arg, char *why, size_t whylen)
 	return cJSON_AddObjectToObject(auths, host) ? 0 : -ENOMEM;
 }
 
+/* The runners (by name, else by place) that already have `host`, for
+ * the sentence of a refused root mkdir. */
+static size_t holders(const toml_doc *d, const char *host, char *out, size_t outlen)
+{
+	size_t n = count_runners(d), found = 0, used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		uint32_t rn = runner_at(d, i);
+		cJSON *json, *e;
+		if (load_entry(d, rn, host, &json, &e) < 0)
+			continue;
+		cJSON_Delete(json);
+		char *name = NULL;
+		size_t len = 0;
+		uint32_t nn = toml_get(d, rn, "name", 4);
+		if (nn != TOML_NONE && toml_type_of(d, nn) == TOML_STRING && toml_get_string(d, nn, &name, &len) == 0 &&
+		    len && !memchr(name, '\0', len)) {
+			if (used < outlen)
+				used += (size_t)snprintf(out + used, outlen - used, "%s%s", found ? ", " : "", name);
+		} else if (used < outlen) {
+			used += (size_t)snprintf(out + used, outlen - used, "%srunner %zu in file order", found ? ", " : "", i + 1);
+		}
+		free(name);
+		found++;
+	}
+	return found;
+}
+
 int registry_add(toml_doc *d, uint32_t runner, const char *host, char *why, size_t whylen)
 {
 	if (!*host) {
 		snprintf(why, whylen, "a registry needs a name");
 		return -EINVAL;
+	}
+	char who[200];
+	if (runner == TOML_NONE && holders(d, host, who, sizeof(who))) {
+		snprintf(why, whylen,
+			 "%s already %s it with %s own credentials, so it is not common to every runner; "
+			 "add it under each other runner's registries/, or remove it there first",
+			 who, strchr(who, ',') ? "have" : "has", strchr(who, ',') ? "their" : "its");
+		return -EEXIST;
 	}
 	return edit(d, runner, add_fn, host, why, whylen);
 }
@@ -796,6 +836,56 @@ int registry_rename(toml_doc *d, uint32_t runner, const char *from, const char *
 {
 	struct rename_arg a = {from, to};
 	return edit(d, runner, rename_fn, &a, why, whylen);
+}
+
+struct move_arg {
+	const char *host;
+	cJSON *entry; /* the entry, moved in whole (credentials, unknown fields) */
+};
+
+static int put_fn(cJSON **json, const void *arg, char *why, size_t whylen)
+{
+	const struct move_arg *a = arg;
+	int r = add_fn(json, a->host, why, whylen);
+	if (r == -EEXIST)
+		snprintf(why, whylen, "that runner already has a registry of that name");
+	if (r < 0)
+		return r;
+	cJSON *auths = cJSON_GetObjectItemCaseSensitive(*json, "auths");
+	cJSON *copy = cJSON_Duplicate(a->entry, 1);
+	return copy && cJSON_ReplaceItemInObjectCaseSensitive(auths, a->host, copy) ? 0 : -ENOMEM;
+}
+
+static size_t runner_index(const toml_doc *d, uint32_t runner)
+{
+	size_t n = count_runners(d);
+	for (size_t i = 0; i < n; i++)
+		if (runner_at(d, i) == runner)
+			return i;
+	return n;
+}
+
+int registry_move(toml_doc *d, uint32_t from, uint32_t to, const char *host, const char *to_host,
+		  char *why, size_t whylen)
+{
+	cJSON *json, *e;
+	size_t fi = runner_index(d, from), n = count_runners(d);
+	if (from == TOML_NONE || to == TOML_NONE || fi == n || runner_index(d, to) == n) {
+		snprintf(why, whylen, "registries move between runners' registries/ only");
+		return -EPERM;
+	}
+	int r = load_entry(d, from, host, &json, &e);
+	if (r < 0) {
+		snprintf(why, whylen, "no such registry");
+		return r;
+	}
+	struct move_arg a = {to_host, e};
+	r = edit(d, to, put_fn, &a, why, whylen);
+	/* node ids change with each edit: find the source runner again */
+	if (r == 0)
+		r = registry_remove(d, runner_at(d, fi), host, why, whylen);
+	cJSON_Delete(json);
+	return r;
 }
 
 struct inherit_arg {

@@ -179,3 +179,40 @@ size_t scratch_bytes(const struct scratch_set *s)
 			n += s->v[i].data->content.len;
 	return n;
 }
+
+static bool prefixed(const char *name, size_t len, const char *pre, size_t want_len)
+{
+	size_t n = strlen(pre);
+	return len >= n && !memcmp(name, pre, n) && (!want_len || len == want_len);
+}
+
+bool scratch_tool_name(const char *name, size_t len)
+{
+	if (!len)
+		return false;
+	if (name[0] == '.' || name[len - 1] == '~' || (name[0] == '#' && name[len - 1] == '#'))
+		return true;
+	bool digits = true;
+	for (size_t i = 0; i < len; i++)
+		digits = digits && name[i] >= '0' && name[i] <= '9';
+	return digits || prefixed(name, len, "sed", 9) || prefixed(name, len, "XX", 8) ||
+	       prefixed(name, len, "tmp", 0);
+}
+
+static bool suffixed(const char *name, size_t len, const char *suf)
+{
+	size_t n = strlen(suf);
+	return len >= n && !memcmp(name + len - n, suf, n);
+}
+
+bool scratch_temp_name(const char *name, size_t len)
+{
+	if (!scratch_tool_name(name, len) || name[len - 1] == '~' || name[0] == '#' ||
+	    prefixed(name, len, ".fuse_hidden", 0) || prefixed(name, len, ".#", 0))
+		return false;
+	/* vim's and nano's swap files and locks: .value.swp, .swo, .swpx */
+	if (name[0] == '.' && (suffixed(name, len, ".swpx") ||
+			       (len > 4 && !memcmp(name + len - 4, ".sw", 3))))
+		return false;
+	return true;
+}

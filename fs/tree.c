@@ -169,6 +169,15 @@ int tree_resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree_r
 	return resolve_in(fs, d, path, r);
 }
 
+const char *tree_half_password(struct rfs *fs, const char *reg)
+{
+	char key[4200];
+	if (snprintf(key, sizeof(key), "%s/password", reg) >= (int)sizeof(key))
+		return NULL;
+	struct rfs_map_entry *e = rfs_map_get(&fs->chg.halfreg, key);
+	return e ? e->val : NULL;
+}
+
 /* Append "/comp" (or "comp" at the root) to r->canon. */
 static int canon_add(struct tree_ref *r, const char *comp)
 {
@@ -395,6 +404,7 @@ static int resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree
 				for (const char *x = f.p; x && x < f.p + f.len; x += strlen(x) + 1)
 					shown |= !strcmp(x, comp);
 			buf_free(&f);
+			shown = shown || (!strcmp(comp, "password") && tree_half_password(fs, r->canon));
 			snprintf(r->key, sizeof(r->key), "%s", comp);
 			r->klen = strlen(r->key);
 			if (shown)
@@ -617,6 +627,27 @@ static bool all_digits(const char *s, size_t n)
 	return true;
 }
 
+/* A bare number for a duration key: GitLab Runner decodes it as
+ * nanoseconds (docs/filesystem.md, "Durations"), which is never what a
+ * person writing 900 means, so it is refused with the spelling to use.
+ * 0 means the same either way and is kept as a number. */
+static int bare_duration(const struct tree_ref *r, const char *text, size_t len, char *why,
+			 size_t whylen)
+{
+	if (!r->sk || r->sk->type != SV_DURATION || !all_digits(text, len))
+		return 0;
+	char *end;
+	long long n = strtoll(text, &end, 10);
+	if (n == 0)
+		return 0;
+	if (n > 0 && n % 60 == 0)
+		snprintf(why, whylen, "GitLab Runner reads a bare number as nanoseconds: write %llds or %lldm",
+			 n, n / 60);
+	else
+		snprintf(why, whylen, "GitLab Runner reads a bare number as nanoseconds: write %llds", n);
+	return -EINVAL;
+}
+
 static int check(const struct tree_ref *r, const toml_value *v, char *why, size_t whylen)
 {
 	if (!r->sk)
@@ -712,6 +743,8 @@ int tree_store(toml_doc *d, const struct tree_ref *r, const char *text, size_t l
 	    (rc = r->sk->key_rule(r->key, r->klen, why, whylen)) < 0)
 		return rc;
 
+	if ((rc = bare_duration(r, text, len, why, whylen)) < 0)
+		return rc;
 	if (r->sk && r->sk->type == SV_DURATION && all_digits(text, len)) {
 		f = VF_SCALAR;
 		elem = TOML_INTEGER;
@@ -825,8 +858,15 @@ int tree_precheck(const toml_doc *d, const struct tree_ref *r, const char *text,
 	}
 	if ((r->kind != TK_VALUE && r->kind != TK_MISSING) || r->reg)
 		return 0;
-	if (r->sk && r->sk->type == SV_DURATION)
-		return 0;
+	if (r->sk && r->sk->type == SV_DURATION) {
+		if (!whole)
+			return 0;
+		int rc = bare_duration(r, text, len, why, whylen);
+		if (rc < 0 || all_digits(text, len))
+			return rc;
+		toml_value v = {.type = TOML_STRING, .str = text, .len = chomp(text, len)};
+		return check(r, &v, why, whylen);
+	}
 	enum tree_format f = tree_format_of(d, r, &elem);
 	if (whole && r->sk && r->sk->allowed && (f == VF_STRING || f == VF_LINES))
 		return check_allowed(d, r, text, len, why, whylen);
@@ -895,9 +935,15 @@ int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree
 	case TK_REG: {
 		struct buf f = BUF_INIT;
 		rc = registry_fields(d, dir->runner, dir->host, &f);
+		bool pw = false;
 		for (const char *x = f.p; rc == 0 && x && x < f.p + f.len; x += strlen(x) + 1) {
 			struct tree_ref r = {.kind = TK_REGFILE, .node = TOML_NONE, .reg = true};
+			pw |= !strcmp(x, "password");
 			rc = fill(arg, x, &r);
+		}
+		if (rc == 0 && !pw && tree_half_password(fs, dir->canon)) {
+			struct tree_ref r = {.kind = TK_REGFILE, .node = TOML_NONE, .reg = true};
+			rc = fill(arg, "password", &r);
 		}
 		buf_free(&f);
 		return rc;

@@ -59,5 +59,15 @@ bool change_copied_key(struct rfs *fs, const struct tree_ref *r);
 struct scratch *change_scratch_parent(struct rfs *fs, const char *p);
 /* A scratch file was made at p: a name close to a key is likely a typo. */
 void change_note_scratch(struct rfs *fs, const char *p, const struct tree_ref *r, bool in_dir);
+/* May the missing name r become a scratch file: a tool's own name
+ * (scratch_tool_name), a key's name with a suffix (value.bak, puppet's
+ * valueYYYYMMDD-PID-rand), or a name no key can have? Any other name
+ * that is not a key is refused, so a typo (limt) is not kept in memory
+ * while the person believes it was written. */
+bool change_scratch_name(struct rfs *fs, const struct tree_ref *r);
+/* Report (once, in .runnerfs/errors) each tool's temp file that was
+ * closed RFS_REVIVE_SECONDS ago and never renamed into place. Called at
+ * each close and each read of .runnerfs/. */
+void change_stale_scratch(struct rfs *fs);
 
 #endif

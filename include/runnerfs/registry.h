@@ -50,6 +50,11 @@ int registry_add(toml_doc *doc, uint32_t runner, const char *host, char *why, si
 int registry_remove(toml_doc *doc, uint32_t runner, const char *host, char *why, size_t whylen);
 int registry_rename(toml_doc *doc, uint32_t runner, const char *from, const char *to, char *why,
 		    size_t whylen);
+/* Move registry `host` of runner `from` to runner `to`, named `to_host`
+ * there, whole (credentials and every other field); -EEXIST if `to` has
+ * one of that name, -EPERM unless both are runners. */
+int registry_move(toml_doc *doc, uint32_t from, uint32_t to, const char *host,
+		  const char *to_host, char *why, size_t whylen);
 /* Give a new runner the registries every runner has. `common` is the
  * document before the runner was added. */
 int registry_inherit(toml_doc *doc, uint32_t runner, const toml_doc *common, char *why,

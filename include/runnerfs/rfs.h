@@ -75,6 +75,10 @@ struct rfs_change {
 	int ntombs;
 	struct rfs_map aliases;   /* "runners/OLD" -> "runners/NEW" */
 	struct rfs_map emptydirs; /* directories that exist with nothing in them */
+	/* "…/registries/HOST/password" -> a password written before its
+	 * registry has a user name: kept here, not in DOCKER_AUTH_CONFIG,
+	 * until the user name comes (change.h) */
+	struct rfs_map halfreg;
 	char *unset_path;         /* a registry field unlinked that stayed */
 	pid_t unset_pid;
 };

@@ -38,6 +38,10 @@ struct scratch_data {
 	struct timespec mtime;
 	ino_t ino;
 	unsigned nlink;
+	/* when a writer last closed it (CLOCK_MONOTONIC; 0: never), and
+	 * whether that has been reported as a temp file left behind */
+	struct timespec closed;
+	bool reported;
 };
 
 struct scratch {
@@ -69,6 +73,16 @@ void scratch_remove_under(struct scratch_set *s, const char *dir);
 struct scratch_data *scratch_data_ref(struct scratch_data *d);
 void scratch_data_unref(struct scratch_data *d);
 void scratch_free(struct scratch_set *s);
+/* Is `name` one the tools of docs/filesystem.md ("Scratch files") give
+ * their own files: a dot file (swap files, rsync, Python, Ansible, an
+ * emacs lock, .fuse_hidden), a backup ending in ~, emacs's #auto-save#,
+ * vim's numeric probe (4913), sedXXXXXX, perl's XXxxxxxx, tmpXXXXXX?
+ * (A key's name followed by a suffix, value.bak, is the caller's test.) */
+bool scratch_tool_name(const char *name, size_t len);
+/* Is `name` a tool's temp file, one that is renamed onto the file it
+ * saves (sedXXXXXX, .ansible_tmp…, rsync's and Python's .value.XXXXXX),
+ * as opposed to a swap file, lock, auto-save or backup that stays? */
+bool scratch_temp_name(const char *name, size_t len);
 /* Bytes held by the files of the set (a hard link counts twice). */
 size_t scratch_bytes(const struct scratch_set *s);
 

@@ -90,6 +90,10 @@ int tree_resolve(struct rfs *fs, const char *path, struct tree_ref *r);
 /* The same in another document (a transaction's working copy). */
 int tree_resolve_in(struct rfs *fs, toml_doc *doc, const char *path, struct tree_ref *r);
 
+/* The password written for registry directory `reg` (a canonical path)
+ * before it had a user name, or NULL (rfs_change.halfreg). */
+const char *tree_half_password(struct rfs *fs, const char *reg);
+
 /* Names of the entries of a directory, encoded, in document order. */
 typedef int (*tree_fill_fn)(void *arg, const char *name, const struct tree_ref *r);
 int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree_fill_fn fill,

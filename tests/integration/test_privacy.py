@@ -308,10 +308,12 @@ def exercise(m, tmp_path):
             extra.append(v.split(b" ")[1].decode())
         assert put(rel, v) is not None, "%s: %r was accepted" % (rel, v)
     # a secret moved onto a key of another type: test_secret_moved_onto_wrong_type_not_quoted
-    # text in a misspelled key (a scratch file: not a secret), renamed onto an integer
-    assert put(R1 + "tokn", b"glrt-ScratchText-k13\n") is None
+    # text in a misspelled key: refused at create, its text never seen
+    assert put(R1 + "tokn", b"glrt-ScratchText-k13\n") is not None
+    # text in a scratch file (a tool's temp name: not a secret), renamed onto an integer
+    assert put(R1 + "token.new", b"glrt-ScratchText-k13\n") is None
     try:
-        os.rename(m.path(R1 + "tokn"), m.path(R1 + "limit"))
+        os.rename(m.path(R1 + "token.new"), m.path(R1 + "limit"))
     except OSError:
         pass
     # config.toml whole, broken right at a secret
