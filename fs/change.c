@@ -51,6 +51,53 @@ static void drop_half_passwords(struct rfs *fs, const char *reg)
 	rfs_map_del_prefix(&fs->chg.halfreg, reg);
 }
 
+/* p went with another change a moment ago (rfs_change.gone) */
+static void note_gone(struct rfs *fs, const char *p)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	rfs_map_set(&fs->chg.gone, p, &now, NULL);
+}
+
+/* Did p go with another change in the last few seconds? Then removing it
+ * is done already. Each such path answers once. */
+static bool went_with_another(struct rfs *fs, const char *p)
+{
+	struct rfs_map_entry *e = rfs_map_get(&fs->chg.gone, p);
+	if (!e)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	bool recent = now.tv_sec - e->ts.tv_sec <= RFS_GONE_SECONDS;
+	rfs_map_del(&fs->chg.gone, p);
+	return recent;
+}
+
+/* A runner was renamed from `from` to `to`: its registries' waiting
+ * passwords follow it. */
+static void move_half_passwords(struct rfs *fs, const char *from, const char *to)
+{
+	size_t n = strlen(from);
+	for (size_t i = 0; i < fs->chg.halfreg.n;) {
+		struct rfs_map_entry *e = &fs->chg.halfreg.v[i];
+		char key[PATH_MAX];
+		if (strncmp(e->key, from, n) || e->key[n] != '/' ||
+		    snprintf(key, sizeof(key), "%s%s", to, e->key + n) >= (int)sizeof(key)) {
+			i++;
+			continue;
+		}
+		char *v = e->val ? strdup(e->val) : NULL;
+		rfs_map_del(&fs->chg.halfreg, e->key);
+		if (v)
+			rfs_map_set(&fs->chg.halfreg, key, NULL, v);
+		free(v);
+		/* the entry moved to the end or went: go over the list again
+		 * (`to` is another runner's directory, so no moved key matches
+		 * `from`/ again) */
+		i = 0;
+	}
+}
+
 static void drop_tomb(struct rfs *fs, int i)
 {
 	free(fs->chg.tombs[i].path);
@@ -371,6 +418,7 @@ static void follow_runner(struct rfs *fs, const struct runner_at *before)
 	snprintf(to, sizeof(to), "runners/%s", now.name);
 	names_renamed(fs, "runners", (size_t)now.idx, now.name);
 	node_keep_identity(fs, before->dir, to);
+	move_half_passwords(fs, before->dir, to);
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	rfs_map_set(&fs->chg.aliases, before->dir, &t, now.name);
@@ -429,6 +477,17 @@ static int restore_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, siz
 	return rc;
 }
 
+void change_refused(struct rfs *fs, const char *p)
+{
+	/* a save that removed the key and then failed (install of a bad
+	 * value): the key comes back as it was, nothing is lost */
+	struct rfs_tomb *t = find_tomb(fs, p);
+	if (t && txn_run(fs, p, restore_fn, t) == 0) {
+		drop_tomb(fs, (int)(t - fs->chg.tombs));
+		node_touch(fs, p);
+	}
+}
+
 int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char *text,
 		       size_t len)
 {
@@ -457,13 +516,8 @@ int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char 
 	}
 	int rc = txn_run(fs, p, kind == TK_CONFIG ? replace_fn : store_fn, &a);
 	if (rc < 0) {
-		/* a save that removed the key and then failed (install of a bad
-		 * value): the key comes back as it was, nothing is lost */
-		struct rfs_tomb *t = kind == TK_CONFIG ? NULL : find_tomb(fs, p);
-		if (t && txn_run(fs, p, restore_fn, t) == 0) {
-			drop_tomb(fs, (int)(t - fs->chg.tombs));
-			node_touch(fs, p);
-		}
+		if (kind != TK_CONFIG)
+			change_refused(fs, p);
 		return rc;
 	}
 	if (kind != TK_CONFIG && r.reg && !strcmp(r.key, "username")) {
@@ -642,11 +696,34 @@ static int reg_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size_t 
 int change_registry(struct rfs *fs, const char *p, int op, const char *to)
 {
 	struct reg_arg a = {p, op, to};
-	struct tree_ref before;
+	struct tree_ref before, env;
 	bool known = resolve(fs, p, &before) == 0;
+	/* runners/X/registries/HOST: X's environment, which may go with it */
+	char envp[PATH_MAX] = "";
+	const char *rd = known && before.runner != TOML_NONE ? strstr(before.canon, "/registries/") : NULL;
+	if (rd && snprintf(envp, sizeof(envp), "%.*s/environment", (int)(rd - before.canon), before.canon) >= (int)sizeof(envp))
+		envp[0] = '\0';
+	bool had_env = envp[0] && resolve(fs, envp, &env) == 0 && env.kind == TK_VALUE;
 	int rc = fs->opt.ro ? -EROFS : txn_run(fs, p, reg_fn, &a);
-	if (rc == 0 && known && op != 'a' && op != 'u')
-		drop_half_passwords(fs, before.canon); /* the registry went or moved */
+	if (rc == 0 && known && op != 'a' && op != 'u') {
+		/* the registry went or moved: its waiting password goes with it,
+		 * or moves with it */
+		const char *half = tree_half_password(fs, before.canon);
+		struct tree_ref t;
+		char hp[PATH_MAX];
+		if (half && op != 'r' && to && tree_resolve(fs, to, &t) == 0 &&
+		    snprintf(hp, sizeof(hp), "%s/password", t.canon) < (int)sizeof(hp)) {
+			char *v = strdup(half);
+			drop_half_passwords(fs, before.canon);
+			if (v)
+				rfs_map_set(&fs->chg.halfreg, hp, NULL, v);
+			free(v);
+		} else {
+			drop_half_passwords(fs, before.canon);
+		}
+	}
+	if (rc == 0 && had_env && (resolve(fs, envp, &env) != 0 || env.kind != TK_VALUE))
+		note_gone(fs, envp);
 	if (rc == 0) {
 		char dir[PATH_MAX];
 		node_parent(p, dir, sizeof(dir));
@@ -723,6 +800,33 @@ int change_remove_key(struct rfs *fs, const char *p)
 	return rc;
 }
 
+/* rm username of a registry with a password: an auth of ":password"
+ * would be one GitLab Runner refuses, so auth goes and the password waits
+ * in memory for a new user name, as if written first (keep_half_password).
+ * rm -r goes on to password and auth: they answer as removed.
+ * 1: done; 0: not such a registry; -errno. */
+static int keep_password_alone(struct rfs *fs, const struct tree_ref *r, const char *dir)
+{
+	struct buf pw = BUF_INIT, auth = BUF_INIT;
+	int rc = registry_get(fs->doc, r->runner, r->host, "auth", &auth) == 0 &&
+			 registry_get(fs->doc, r->runner, r->host, "password", &pw) == 0 && pw.len
+		 ? 1 : 0;
+	char ap[PATH_MAX], pp[PATH_MAX];
+	if (rc == 1 && (snprintf(ap, sizeof(ap), "%s/auth", dir) >= (int)sizeof(ap) ||
+			snprintf(pp, sizeof(pp), "%s/password", dir) >= (int)sizeof(pp)))
+		rc = 0;
+	if (rc == 1 && buf_addc(&pw, '\0') == 0 && (rc = change_registry(fs, ap, 'u', NULL)) == 0) {
+		rfs_map_set(&fs->chg.halfreg, pp, NULL, pw.p);
+		note_gone(fs, ap);
+		rfs_log(RFS_LOG_INFO, "%s: its user name went, so auth went too; the password waits in memory for a new one",
+			dir);
+		rc = 1;
+	}
+	buf_free(&pw);
+	buf_free(&auth);
+	return rc;
+}
+
 int change_unlink(struct rfs *fs, const char *p)
 {
 	struct tree_ref r;
@@ -732,6 +836,8 @@ int change_unlink(struct rfs *fs, const char *p)
 		return rs;
 	}
 	int rc = resolve(fs, p, &r);
+	if (rc == -ENOENT && went_with_another(fs, p))
+		return 0;
 	if (rc == 0) {
 		switch (r.kind) {
 		case TK_VALUE:
@@ -744,6 +850,13 @@ int change_unlink(struct rfs *fs, const char *p)
 				drop_half_passwords(fs, dir); /* it never reached config.toml */
 				node_touch(fs, dir);
 				break;
+			}
+			if (!strcmp(r.key, "username") && !fs->opt.ro) {
+				int kept = keep_password_alone(fs, &r, dir);
+				if (kept != 0) {
+					rc = kept < 0 ? kept : 0;
+					break;
+				}
 			}
 			rc = change_registry(fs, p, 'u', NULL);
 			/* username and password read from auth stay while it
@@ -761,7 +874,7 @@ int change_unlink(struct rfs *fs, const char *p)
 			break;
 		}
 		case TK_MISSING:
-			rc = -ENOENT;
+			rc = went_with_another(fs, r.canon) ? 0 : -ENOENT;
 			break;
 		case TK_CONFIG:
 			rc = rfs_error(fs, -EPERM, p, "config.toml cannot be removed through the mount; "
@@ -1025,7 +1138,10 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 		rc = change_creatable(fs, p, r);
 	} else if ((rc == -ENOENT && change_scratch_parent(fs, p)) ||
 		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->reg && !r->sk &&
-		    r->parent != TOML_NONE)) {
+		    r->parent != TOML_NONE) ||
+		   /* runners/.git, registries/.lock: a tool's, not a runner or a host */
+		   (rc == 0 && r->kind == TK_MISSING && ((r->entry && r->runners && r->key[0] == '.') ||
+							  (r->reg && !r->klen && r->host[0] == '.')))) {
 		/* a tool's own directory (puppet's lock, git's .git): kept in memory */
 		bool in_dir = rc == -ENOENT;
 		rc = fs->opt.ro ? -EROFS : scratch_add(&fs->scratch, p, SC_DIR, mode, NULL);
@@ -1215,6 +1331,29 @@ static int refuse_dir_move(struct rfs *fs, const struct rename_arg *a, const cha
 	return rfs_error(fs, -EPERM, a->from, "%s cannot be moved to %s", a->from, a->to);
 }
 
+/* A scratch file or directory renamed to a name that is not a key: only
+ * to another scratch name. A file under a typo would look written and
+ * never reach config.toml (rsync, Ansible and Python save by renaming
+ * their temp file); a directory under a table's name would look like the
+ * table. EPERM: rename(2)'s EINVAL reads as "a subdirectory of itself". */
+static int scratch_onto_free_name(struct rfs *fs, const struct rename_arg *a, const struct scratch *sf,
+				  const struct scratch *st, int rt)
+{
+	if (st || rt != 0 || a->rt.kind != TK_MISSING)
+		return 0; /* onto a scratch file, or into a scratch directory */
+	if (sf->type == SC_DIR && a->rt.sk)
+		return rfs_error(fs, -EPERM, a->to,
+				 "%s is a table: a directory made under another name cannot become it; "
+				 "mkdir %s and put its keys in it", a->rt.key, a->rt.key);
+	if (change_scratch_name(fs, &a->rt))
+		return 0;
+	const char *hint = a->rt.pst ? schema_suggest(a->rt.pst, a->rt.key, a->rt.klen) : NULL;
+	if (sf->type == SC_DIR && !hint)
+		return 0; /* a tool's directory under a name of its own */
+	int rc = change_creatable(fs, a->to, &a->rt); /* says why */
+	return rc == -EINVAL ? -EPERM : rc < 0 ? rc : -EPERM;
+}
+
 int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int flags)
 {
 	struct rename_arg a = {.from = from, .to = to};
@@ -1255,7 +1394,9 @@ int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int
 		else
 			rc = change_registry(fs, a.from, strcmp(fdir, tdir) ? 'M' : 'm', a.to);
 	} else if (sf && to_scratch) {
-		rc = scratch_rename(&fs->scratch, a.from, a.to);
+		rc = scratch_onto_free_name(fs, &a, sf, st, rt);
+		if (rc == 0)
+			rc = scratch_rename(&fs->scratch, a.from, a.to);
 	} else if (sf) {
 		if (a.rt.kind == TK_VALUE || a.rt.kind == TK_CONFIG || a.rt.kind == TK_REGFILE || change_key_name(&a.rt))
 			rc = scratch_to_key(fs, &a, sf);
@@ -1285,6 +1426,7 @@ int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int
 		if (rc == 0) {
 			node_touch(fs, "runners");
 			node_keep_identity(fs, a.from, a.to);
+			move_half_passwords(fs, a.rf.canon, a.to);
 			forget_aliases(fs, a.rf.canon);
 			names_renamed(fs, "runners", (size_t)a.rf.index, a.to + 8);
 		}

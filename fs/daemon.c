@@ -220,6 +220,7 @@ static void free_fs(struct rfs *fs)
 	rfs_map_free(&fs->chg.aliases);
 	rfs_map_free(&fs->chg.emptydirs);
 	rfs_map_free(&fs->chg.halfreg);
+	rfs_map_free(&fs->chg.gone);
 	rfs_map_free(&fs->pending);
 	rfs_map_free(&fs->origins);
 	scratch_free(&fs->scratch);

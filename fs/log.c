@@ -13,8 +13,8 @@
 
 #include "runnerfs/rfs.h"
 
-/* Where log lines go is process-wide by nature (syslog is); this is the
- * only state outside struct rfs. */
+/* Where log lines go is process-wide by nature (syslog is); this and
+ * the per-thread count below are the only state outside struct rfs. */
 static struct {
 	bool foreground;
 	bool debug;
@@ -45,8 +45,19 @@ void rfs_log(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Sentences this thread has added to .runnerfs/errors. Each FUSE request
+ * runs on one thread, so ops.c can tell a refusal that said why from one
+ * that did not (rfs_errors_said). Per thread, so shared by nothing. */
+static __thread unsigned long said_here;
+
+unsigned long rfs_errors_said(void)
+{
+	return said_here;
+}
+
 int rfs_error(struct rfs *fs, int err, const char *path, const char *fmt, ...)
 {
+	said_here++;
 	char msg[512], line[700], when[32];
 	va_list ap;
 	va_start(ap, fmt);

@@ -752,7 +752,7 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 	}
 	if (h->append)
 		off = (off_t)h->buf.len;
-	/* A whole invalid number in one write fails now: shells and scripts
+	/* A whole invalid value in one write fails now: shells and scripts
 	 * ignore errors from close(). */
 	if (!h->wrote && off == 0 && h->buf.len == 0 && h->kind != TK_CONFIG && h->kind != TK_CTLFILE) {
 		struct tree_ref r;
@@ -765,16 +765,23 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		if (rc == 0 && size && data[size - 1] == '\n' &&
 		    (rc = change_name_precheck(fs, h->path, data, size)) < 0)
 			h->failed = true;
-	} else if (!h->failed && off > 0 && (size_t)off == h->buf.len && h->buf.p[off - 1] == '\n' &&
-		   h->kind == TK_VALUE) {
-		/* the next whole lines of a list of allowed values */
+	} else if (!h->failed && h->kind == TK_VALUE && size && data[size - 1] == '\n' &&
+		   (size_t)off + size >= h->buf.len) {
+		/* a write that ends the text with a whole line (echo >>, the
+		 * next lines of a list): judge the whole text it makes */
 		struct tree_ref r;
 		char why[300];
-		if (resolve(fs, h->path, &r) == 0 && tree_precheck_lines(fs->doc, &r, data, size, why, sizeof(why)) < 0) {
+		struct buf all = BUF_INIT;
+		if (buf_add(&all, h->buf.p ? h->buf.p : "", (size_t)off < h->buf.len ? (size_t)off : h->buf.len) == 0 &&
+		    (size_t)off <= h->buf.len && buf_add(&all, data, size) == 0 && resolve(fs, h->path, &r) == 0 &&
+		    tree_precheck(fs->doc, &r, all.p, all.len, why, sizeof(why)) < 0) {
 			h->failed = true;
 			rc = rfs_error(fs, -EINVAL, h->path, "%s", why);
 		}
+		buf_free(&all);
 	}
+	if (rc < 0)
+		change_refused(fs, h->path);
 	if (rc == 0 && (size_t)off + size > RFS_WRITE_MAX)
 		rc = rfs_error(fs, -EFBIG, h->path, "more than %d MiB written: no value or config.toml is that large",
 			       RFS_WRITE_MAX >> 20);
@@ -812,8 +819,8 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 		rc = -EINVAL;
 	else if (h->dirty && h->wrote)
 		rc = commit_handle(fs, h);
-	else if (h->truncated && !h->wrote && h->kind == TK_VALUE && resolve(fs, h->path, &r) == 0 &&
-		 tree_precheck(fs->doc, &r, "", 0, why, sizeof(why)) < 0)
+	else if (h->truncated && !h->wrote && (h->kind == TK_VALUE || h->created) &&
+		 resolve(fs, h->path, &r) == 0 && tree_precheck(fs->doc, &r, "\n", 1, why, sizeof(why)) < 0)
 		/* open(O_TRUNC) of a number or boolean, nothing written yet:
 		 * close() is told now (Python's open('w').close()). Nothing
 		 * is logged or kept: bash closes once before it writes, and the
@@ -885,17 +892,12 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		clock_gettime(CLOCK_REALTIME, &d->mtime);
 	} else if (h) {
 		/* ftruncate: part of an edit in progress (vim, rsync --inplace) */
-		struct tree_ref r;
-		char why[300];
 		if (!h->writable) {
 			rc = -EBADF;
-		} else if (size == 0 && !h->wrote && h->kind == TK_VALUE && resolve(fs, h->path, &r) == 0 &&
-			   tree_precheck(fs->doc, &r, "", 0, why, sizeof(why)) < 0) {
-			/* truncate -s 0 of a number or a boolean: an empty value
-			 * is not one; say so here, where truncate sees it. The
-			 * file stays as it was, so close() has nothing to say. */
-			rc = rfs_error(fs, -EINVAL, h->path, "%s", why);
 		} else if ((size_t)size <= h->buf.len) {
+			/* ftruncate(0) of a number is not refused here: vim
+			 * truncates, then writes; an empty value left so is
+			 * refused at close() (rfs_flush) */
 			h->buf.len = (size_t)size;
 			if (h->buf.p)
 				h->buf.p[size] = '\0';
@@ -1044,7 +1046,8 @@ static int rfs_link(const char *from, const char *to)
 	int rc;
 	int rt_rc = resolve(fs, t, &rt);
 	bool free_name = (rt_rc == -ENOENT && change_scratch_parent(fs, t)) ||
-			 (rt_rc == 0 && rt.kind == TK_MISSING && !change_key_name(&rt) && !rt.entry);
+			 (rt_rc == 0 && rt.kind == TK_MISSING && !change_key_name(&rt) && !rt.entry &&
+			  change_scratch_name(fs, &rt));
 	if (scratch_get(&fs->scratch, t) || (rt_rc == 0 && rt.kind != TK_MISSING))
 		rc = -EEXIST;
 	else if (!free_name)
@@ -1304,6 +1307,64 @@ static void rfs_destroy(void *data)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* ---- every refusal says why ----
+ *
+ * Every refused change has its sentence in .runnerfs/errors
+ * (docs/filesystem.md, "Errors"). The modules say why where they decide;
+ * a change that failed without a sentence gets a general one here. ENOENT,
+ * EEXIST (O_EXCL probes, mkdir -p), ENODATA and EOPNOTSUPP are answers
+ * tools ask for, not refusals, and are not logged. */
+static int said(const char *path, const char *op, unsigned long mark, int rc)
+{
+	const char *why;
+	if (rc >= 0 || rfs_errors_said() != mark)
+		return rc;
+	switch (-rc) {
+	case EROFS: why = "the mount is read-only"; break;
+	case ENOTEMPTY: why = "the directory is not empty (rm -r removes what is in it)"; break;
+	case EISDIR: why = "it is a directory (a table: change its keys)"; break;
+	case ENOTDIR: why = "it is not a directory"; break;
+	case EACCES: why = "permission denied"; break;
+	case EPERM: why = "not something this file or directory can do"; break;
+	case EINVAL: why = "not valid here"; break;
+	case EBUSY: why = "busy"; break;
+	case EFBIG: case ENOSPC: why = "too large"; break;
+	default: return rc;
+	}
+	struct rfs *fs = ctx();
+	pthread_mutex_lock(&fs->lock);
+	rfs_error(fs, rc, path ? rel(path) : "", "%s: %s", op, why);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+#define SAID(op, path, call)                                                   \
+	do {                                                                   \
+		unsigned long mark_ = rfs_errors_said();                       \
+		return said(path, op, mark_, call);                            \
+	} while (0)
+
+static int op_open(const char *p, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
+		return rfs_open(p, fi);
+	SAID("open for writing", p, rfs_open(p, fi));
+}
+static int op_create(const char *p, mode_t m, struct fuse_file_info *fi) { SAID("create", p, rfs_create(p, m, fi)); }
+static int op_write(const char *p, const char *b, size_t n, off_t o, struct fuse_file_info *fi)
+{
+	SAID("write", p, rfs_write(p, b, n, o, fi));
+}
+static int op_truncate(const char *p, off_t s, struct fuse_file_info *fi) { SAID("truncate", p, rfs_truncate(p, s, fi)); }
+static int op_unlink(const char *p) { SAID("unlink", p, rfs_unlink(p)); }
+static int op_mkdir(const char *p, mode_t m) { SAID("mkdir", p, rfs_mkdir(p, m)); }
+static int op_rmdir(const char *p) { SAID("rmdir", p, rfs_rmdir(p)); }
+static int op_rename(const char *f, const char *t, unsigned int fl) { SAID("rename", f, rfs_rename(f, t, fl)); }
+static int op_symlink(const char *f, const char *t) { SAID("symlink", t, rfs_symlink(f, t)); }
+static int op_link(const char *f, const char *t) { SAID("link", t, rfs_link(f, t)); }
+static int op_chmod(const char *p, mode_t m, struct fuse_file_info *fi) { SAID("chmod", p, rfs_chmod(p, m, fi)); }
+static int op_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi) { SAID("chown", p, rfs_chown(p, u, g, fi)); }
+
 static const struct fuse_operations rfs_ops = {
 	.init        = rfs_init,
 	.destroy     = rfs_destroy,
@@ -1311,29 +1372,29 @@ static const struct fuse_operations rfs_ops = {
 	.opendir     = rfs_opendir,
 	.readdir     = rfs_readdir,
 	.releasedir  = rfs_releasedir,
-	.open        = rfs_open,
-	.create      = rfs_create,
+	.open        = op_open,
+	.create      = op_create,
 	.read        = rfs_read,
-	.write       = rfs_write,
+	.write       = op_write,
 	.flush       = rfs_flush,
 	.fsync       = rfs_fsync,
 	.release     = rfs_release,
-	.truncate    = rfs_truncate,
-	.unlink      = rfs_unlink,
-	.mkdir       = rfs_mkdir,
-	.rmdir       = rfs_rmdir,
-	.rename      = rfs_rename,
-	.chmod       = rfs_chmod,
-	.chown       = rfs_chown,
+	.truncate    = op_truncate,
+	.unlink      = op_unlink,
+	.mkdir       = op_mkdir,
+	.rmdir       = op_rmdir,
+	.rename      = op_rename,
+	.chmod       = op_chmod,
+	.chown       = op_chown,
 	.utimens     = rfs_utimens,
 	.statfs      = rfs_statfs,
 	.getxattr    = rfs_getxattr,
 	.listxattr   = rfs_listxattr,
 	.setxattr    = rfs_setxattr,
 	.removexattr = rfs_removexattr,
-	.symlink     = rfs_symlink,
+	.symlink     = op_symlink,
 	.readlink    = rfs_readlink,
-	.link        = rfs_link,
+	.link        = op_link,
 	.mknod       = NULL, /* create() covers regular files; no devices here */
 };
 

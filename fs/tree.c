@@ -870,6 +870,14 @@ int tree_precheck(const toml_doc *d, const struct tree_ref *r, const char *text,
 	enum tree_format f = tree_format_of(d, r, &elem);
 	if (whole && r->sk && r->sk->allowed && (f == VF_STRING || f == VF_LINES))
 		return check_allowed(d, r, text, len, why, whylen);
+	if (!whole && len && r->sk && r->sk->allowed && f == VF_STRING) {
+		/* printf %s bogus: no allowed value starts so, whatever may
+		 * follow, so it fails at this write already */
+		for (const char *const *a = r->sk->allowed; *a; a++)
+			if (strlen(*a) >= len && !memcmp(*a, text, len))
+				return 0;
+		return check_allowed(d, r, text, len, why, whylen);
+	}
 	if (f != VF_SCALAR)
 		return 0;
 	toml_value v;

@@ -43,6 +43,10 @@ int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char 
  * show: a runner name another runner has (-EEXIST). */
 int change_name_precheck(struct rfs *fs, const char *p, const char *data, size_t size);
 int change_remove_key(struct rfs *fs, const char *p);
+/* A new value for p was refused (at write() or at close): if the tool
+ * removed the key first (install, mv from elsewhere), it comes back as it
+ * was (docs/filesystem.md, "Revival"). */
+void change_refused(struct rfs *fs, const char *p);
 /* A registry: op 'a'dd, 'r'emove, 'u'nset a field, 'm'ove to `to`. */
 int change_registry(struct rfs *fs, const char *p, int op, const char *to);
 int change_unlink(struct rfs *fs, const char *p);

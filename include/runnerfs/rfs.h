@@ -32,6 +32,7 @@
 #define RFS_ERRORS_KEPT 100
 #define RFS_TOMBS 16
 #define RFS_REVIVE_SECONDS 30
+#define RFS_GONE_SECONDS 5 /* rfs_change.gone: a walk's listing is this old at most */
 #define RFS_BURST_MS 2000 /* default burst= */
 #define RFS_FRESH_MS 3000 /* a new directory looks empty this long (fresh.h) */
 #define RFS_WRITE_MAX (64 << 20) /* the most one open file of a key or config.toml takes */
@@ -79,6 +80,11 @@ struct rfs_change {
 	 * registry has a user name: kept here, not in DOCKER_AUTH_CONFIG,
 	 * until the user name comes (change.h) */
 	struct rfs_map halfreg;
+	/* files a change took away with it (the environment the last registry
+	 * made, the auth of a registry whose user name went): a tool that
+	 * listed them a moment before and unlinks them now is told 0, so
+	 * rm -r goes on (change.h) */
+	struct rfs_map gone;
 	char *unset_path;         /* a registry field unlinked that stayed */
 	pid_t unset_pid;
 };
@@ -132,5 +138,7 @@ void rfs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * must not contain secret values. */
 int rfs_error(struct rfs *fs, int err, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* How many rfs_error sentences the calling thread has written so far. */
+unsigned long rfs_errors_said(void);
 
 #endif

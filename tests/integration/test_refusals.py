@@ -202,3 +202,138 @@ def test_a_registry_moves_between_runners(runnerfs):
     m.sh("mkdir registries/all.io")
     res = m.sh("mv registries/all.io runners/a/registries/", check=False)
     assert res.returncode != 0 and b"subdirectory" not in res.stderr, res.stderr
+
+
+def test_every_refusal_has_its_sentence(runnerfs):
+    m = runnerfs(REG)
+    before = m.read_config()
+    for cmd, errno_text, needle in (
+            ("rmdir runners/a", "Directory not empty", "runners/a: rmdir: the directory is not empty"),
+    ):
+        n = len(m.errors())
+        fails(m, cmd, errno_text)
+        new = m.errors()[n:]
+        assert new and any(needle in line for line in new), (cmd, new)
+    assert m.read_config() == before
+    # a key's file takes no hard link under a key's name (perl -pi.bak's
+    # value.bak is fine)
+    n = len(m.errors())
+    m.sh("ln runners/a/url runners/a/url.bak && rm runners/a/url.bak")
+    res = m.sh("ln runners/a/url runners/a/limit", check=False)
+    assert res.returncode != 0
+    assert len(m.errors()) > n, m.errors()
+
+
+# ---- found by a new user trying to break the above ----
+
+def test_a_refused_install_loses_nothing(runnerfs):
+    """install unlinks the key, then creates it: a value refused at write()
+    brings the old line back (Revival)."""
+    m = runnerfs(REG)
+    res = m.sh("echo abc > /tmp/rfs-bad-$$ && install -m 644 /tmp/rfs-bad-$$ runners/a/executor; "
+               "rc=$?; rm -f /tmp/rfs-bad-$$; exit $rc", check=False)
+    assert res.returncode != 0
+    res = m.sh("printf '1\\n' > /tmp/rfs-bad-$$ && cp --remove-destination /tmp/rfs-bad-$$ concurrent && "
+               "echo x > /tmp/rfs-bad-$$ && cp --remove-destination /tmp/rfs-bad-$$ concurrent; "
+               "rc=$?; rm -f /tmp/rfs-bad-$$; exit $rc", check=False)
+    assert res.returncode != 0
+    assert toml_loads(m.read_config())["concurrent"] == 1
+    assert toml_loads(m.read_config())["runners"][0]["executor"] == "docker"
+
+
+def test_vim_saves_a_shorter_number(runnerfs):
+    """vim truncates, then writes: the truncate alone is no refusal."""
+    import shutil
+    if not shutil.which("vim"):
+        import pytest
+        pytest.skip("vim is not installed")
+    m = runnerfs(REG)
+    m.sh("echo 1000 > runners/a/limit")
+    n = len(m.errors())
+    m.sh("vim -u NONE -N -es -c 's/.*/5/' -c wq runners/a/limit")
+    assert m.read("runners/a/limit") == b"5\n"
+    assert m.errors()[n:] == [], m.errors()[n:]
+
+
+def test_more_refusals_at_write(runnerfs):
+    m = runnerfs(REG)
+    for cmd in ("printf %s bogus > runners/a/executor",       # no allowed value starts so
+                "printf '4\\n5\\n' > concurrent",              # two lines for one number
+                "echo 5 >> concurrent",                         # the same, appended
+                "printf 'always\\n' > runners/a/docker/pull_policy && echo bogus >> runners/a/docker/pull_policy"):
+        res = m.sh(cmd, check=False)
+        assert res.returncode != 0 and b"Invalid argument" in res.stderr, (cmd, res.stderr)
+    # an empty enum, duration or new number key: at close, where Python and touch look
+    for cmd in ("python3 -c \"open('runners/a/executor', 'w').close()\"",
+                "python3 -c \"open('connection_max_age', 'w').close()\"",
+                "touch runners/a/debug_trace_disabled"):
+        res = m.sh(cmd, check=False)
+        assert res.returncode != 0 and b"Invalid argument" in res.stderr, (cmd, res.stderr)
+    doc = toml_loads(m.read_config())
+    assert doc["concurrent"] == 4 and doc["runners"][0]["executor"] == "docker"
+    assert "debug_trace_disabled" not in doc["runners"][0]
+
+
+def test_a_rename_cannot_make_a_typo_or_a_phantom_table(runnerfs):
+    m = runnerfs(REG)
+    before = m.read_config()
+    # what rsync, Ansible and Python's tempfile + os.replace do
+    res = m.sh("python3 -c \"import tempfile, os\n"
+               "fd, p = tempfile.mkstemp(dir='runners/a'); os.write(fd, b'5\\\\n'); os.close(fd)\n"
+               "os.replace(p, 'runners/a/limt')\"", check=False)
+    assert res.returncode != 0 and b"Operation not permitted" in res.stderr, res.stderr
+    assert "limt" not in m.listdir("runners/a")
+    m.sh("rm -f runners/a/tmp*")  # the script left its temp file; it never was a key
+    # a scratch directory does not become a table
+    m.sh("mkdir runners/a/custom.new && echo /bin/run > runners/a/custom.new/run_exec")
+    res = m.sh("mv runners/a/custom.new runners/a/custom", check=False)
+    assert res.returncode != 0 and b"Operation not permitted" in res.stderr
+    m.sh("rm -r runners/a/custom.new")
+    assert m.read_config() == before
+
+
+def test_git_init_in_runners_makes_no_runner(runnerfs):
+    import shutil
+    if not shutil.which("git"):
+        import pytest
+        pytest.skip("git is not installed")
+    m = runnerfs(REG)
+    m.sh("cd runners && git init -q . && ls .git/HEAD && rm -rf .git")
+    assert m.read_config() == REG
+
+
+def test_a_waiting_password_follows_its_registry(runnerfs):
+    m = runnerfs(REG)
+    m.sh("mkdir runners/a/registries/inc.io && echo pw1 > runners/a/registries/inc.io/password")
+    m.sh("mv runners/a/registries/inc.io runners/b/registries/")
+    assert m.read("runners/b/registries/inc.io/password") == b"pw1\n"
+    m.sh("mv runners/b runners/bb")
+    assert m.read("runners/bb/registries/inc.io/password") == b"pw1\n"
+    assert "incomplete registry: runners/bb/registries/inc.io" in m.status()
+    m.sh("echo u1 > runners/bb/registries/inc.io/username")
+    assert m.read("runners/bb/registries/inc.io/auth") == b"dTE6cHcx\n"  # u1:pw1
+    assert "incomplete registry" not in m.status()
+
+
+def test_rm_username_never_writes_an_empty_user(runnerfs):
+    m = runnerfs(REG)
+    g = "runners/b/registries/g.io"
+    m.sh("mkdir %s && echo u > %s/username && echo p > %s/password" % (g, g, g))
+    m.sh("rm %s/username" % g)
+    assert "OnA=" not in m.read_config().decode()  # base64(":p")
+    assert m.read(g + "/password") == b"p\n"
+    assert "incomplete registry: " + g in m.status()
+    m.sh("echo u2 > %s/username" % g)
+    assert m.read(g + "/auth") == b"dTI6cA==\n"  # u2:p
+    # rm -r removes username first: it still exits 0 and leaves nothing
+    m.sh("rm -r " + g)
+    assert m.read_config() == REG
+
+
+def test_rm_r_of_a_runner_whose_environment_only_held_registries(runnerfs):
+    m = runnerfs(REG)
+    m.sh("mkdir runners/b/registries/t.io && echo tu > runners/b/registries/t.io/username")
+    m.sh("rm -r runners/b")
+    doc = toml_loads(m.read_config())
+    assert [r["name"] for r in doc["runners"]] == ["a"]
+    assert m.read_config().count(b"[[runners]]") == 1
