@@ -545,6 +545,9 @@ bool change_key_name(const struct tree_ref *r)
 {
 	if (r->kind == TK_MISSING && r->reg)
 		return r->klen && registry_field_name(r->key);
+	if (r->kind == TK_MISSING && r->sk && r->sk->kind == SK_MAP && r->klen &&
+	    (r->key[0] == '.' || r->key[r->klen - 1] == '~'))
+		return false; /* a tool's file in feature_flags/ (.ansible_tmp…), not a flag */
 	return r->kind == TK_MISSING && !r->entry && r->parent != TOML_NONE && r->sk &&
 	       (r->sk->kind == SK_VALUE || r->sk->kind == SK_MAP);
 }
@@ -604,7 +607,11 @@ void change_stale_scratch(struct rfs *fs)
 static void table_name(const struct tree_ref *r, char *out, size_t n)
 {
 	const char *path = r->pst ? r->pst->path : NULL;
-	if (!path || !*path) {
+	if (!path) {
+		snprintf(out, n, "a table runnerfs does not know");
+		return;
+	}
+	if (!*path) {
 		snprintf(out, n, "the top level");
 		return;
 	}
@@ -1102,6 +1109,13 @@ static bool in_fresh_runner(struct rfs *fs, const char *reg)
 	return !strncmp(runner, "runners/", 8) && fresh_is(fs, runner, fs->caller);
 }
 
+/* The last name of path p as spelled (a runner named "." is "%2E") */
+static const char *last_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
 int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 {
 	struct mkdir_arg a = {.path = p};
@@ -1140,8 +1154,8 @@ int change_mkdir(struct rfs *fs, const char *p, mode_t mode)
 		   (rc == 0 && r->kind == TK_MISSING && !r->entry && !r->reg && !r->sk &&
 		    r->parent != TOML_NONE) ||
 		   /* runners/.git, registries/.lock: a tool's, not a runner or a host */
-		   (rc == 0 && r->kind == TK_MISSING && ((r->entry && r->runners && r->key[0] == '.') ||
-							  (r->reg && !r->klen && r->host[0] == '.')))) {
+		   (rc == 0 && r->kind == TK_MISSING && last_name(p)[0] == '.' && !strchr(last_name(p), '%') &&
+		    ((r->entry && r->runners) || (r->reg && !r->klen)))) {
 		/* a tool's own directory (puppet's lock, git's .git): kept in memory */
 		bool in_dir = rc == -ENOENT;
 		rc = fs->opt.ro ? -EROFS : scratch_add(&fs->scratch, p, SC_DIR, mode, NULL);
@@ -1299,6 +1313,8 @@ static int key_to_scratch(struct rfs *fs, struct rename_arg *a)
  * one transaction; on failure the scratch file stays. */
 static int scratch_to_key(struct rfs *fs, struct rename_arg *a, struct scratch *sc)
 {
+	if (sc->type == SC_LINK)
+		return rfs_error(fs, -EPERM, a->to, "a symlink cannot become a key: write the value instead");
 	if (sc->type != SC_FILE)
 		return rfs_error(fs, -EISDIR, a->to, "a directory cannot become a key");
 	struct scratch_data *d = scratch_data_ref(sc->data);

@@ -201,3 +201,17 @@ def test_same_play_twice_changes_nothing(at, tmp_path):
     assert t.read_config() == after
     assert os.stat(t.m.config).st_mtime_ns == mtime
     assert not [n for n in t.listdir() | t.listdir(D1 + "docker") | t.listdir(D2) if ".ansible_tmp" in n]
+
+
+def test_refused_values_and_names_fail_the_task(at, tmp_path):
+    """Issue 14: copy and lineinfile of a value the key does not allow,
+    and copy to a misspelled key, fail the task; nothing changes."""
+    t = at(F01)
+    for task in ([{"copy": {"content": "bogus\n", "dest": str(t.path(D1 + "executor"))}}],
+                 [{"lineinfile": {"path": str(t.path(D1 + "limit")), "regexp": ".*", "line": "many"}}],
+                 [{"copy": {"content": "900\n", "dest": str(t.path("connection_max_age"))}}],
+                 [{"copy": {"content": "5\n", "dest": str(t.path(D1 + "limt"))}}]):
+        r, rc, out = run_play(t, tmp_path, task, None, name="refused", check=False)
+        assert r.returncode != 0 and rc.get("failed") == 1, out
+        assert t.read_config() == F01
+    assert not any(n.startswith(".ansible_tmp") or n == "limt" for n in t.listdir(D1))
