@@ -6,7 +6,8 @@
 #
 # Stages:
 #   1. build/       normal build; `meson test`: every registered suite
-#                   (unit, toml-test compliance, round trip, edits)
+#                   (unit, toml-test compliance, round trip, edits, the
+#                   BurntSushi judge, integration)
 #   2. build-asan/  -Db_sanitize=address,undefined; `meson test` again
 #   3. build-tsan/  -Db_sanitize=thread: the quick unit tests, the
 #                   concurrency suite and the 60 s token-rotation soak
