@@ -229,20 +229,25 @@ def bs_diff(ref, bs, data, notes, path=(), arrays=()):
             if d:
                 return d
         return None
+    if isinstance(ref, tuple) and isinstance(bs, tuple):
+        # two values: only the string rules can explain them
+        if ref[0] == bs[0] == "string" and ref[1].endswith("\\") and \
+                bs[1] == ref[1] + "\n" and BACKSLASH_CLOSE.search(data):
+            notes.add("backslash-before-close")
+            return None
+        if ref[0] == bs[0] == "string" and _no_space(ref[1]) == _no_space(bs[1]) and \
+                CONTINUATION.search(data):
+            notes.add("line-ending-backslash")
+            return None
+        return first_diff(ref, bs, "tomllib", "BurntSushi", path)
+    # they differ in kind, keys or length: the array rules, by the arrays
+    # enclosing this place
     around = arrays + ((ref,) if isinstance(ref, list) else ())
     if any(_holds_empty_key_table(a) for a in around):
         notes.add("empty-key-in-array")
         return None
     if any(_holds_nested_table(a) for a in around) and INLINE_DOTTED.search(data):
         notes.add("dotted-key-in-array-table")
-        return None
-    if (isinstance(ref, tuple) and isinstance(bs, tuple) and ref[0] == bs[0] == "string"
-            and ref[1].endswith("\\") and bs[1] == ref[1] + "\n" and BACKSLASH_CLOSE.search(data)):
-        notes.add("backslash-before-close")
-        return None
-    if (isinstance(ref, tuple) and isinstance(bs, tuple) and ref[0] == bs[0] == "string"
-            and _no_space(ref[1]) == _no_space(bs[1]) and CONTINUATION.search(data)):
-        notes.add("line-ending-backslash")
         return None
     return first_diff(ref, bs, "tomllib", "BurntSushi", path)
 
