@@ -25,6 +25,11 @@ RUN_PACKAGES=(
 PACKAGES=(
   "${RUN_PACKAGES[@]}"
   python3-pytest       # tests/integration (pytest)
+  # the second judge: GitLab Runner's own TOML package (tests/tools/
+  # burntsushi-decoder, built offline in GOPATH mode); it also ships the
+  # older toml-test cases used when ../shared/toml-test is missing
+  golang-go
+  golang-github-burntsushi-toml-dev
   clang                # libFuzzer targets (-fsanitize=fuzzer)
   libclang-rt-14-dev   # clang runtimes: libclang_rt.fuzzer*.a, asan, ubsan
   valgrind

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * toml-decoder: the decoder side of the toml-test protocol
- * (../shared/toml-test/README.md).
+ * (toml-lang/toml-test: tagged JSON; tests/tools/tomljudge.py reads it).
  *
  * TOML on stdin -> tagged JSON on stdout, exit 0; or, for a document that
  * is not TOML 1.0.0, "line:col: message" on stderr and exit 1 (nothing on

@@ -14,7 +14,11 @@ the fixtures and checks after every edit that
       table only deletes whole lines; a rename keeps every line count and
       changes one line for a value;
   (c) the engine reads the new document as tomllib does (toml-edit get []),
-      and a CRLF document gets CRLF in new lines.
+      and a CRLF document gets CRLF in new lines;
+  (d) with --burntsushi EXE (tests/tools/burntsushi-decoder), GitLab
+      Runner's own TOML package reads every fixture and the document after
+      every successful edit as tomllib does (the second judge; a leading BOM
+      is stripped first, a known deviation of BurntSushi 1.2.0).
 
 A rejected edit (exit 1) must leave the document byte-identical (checked
 with toml-edit -k) and must be a legitimate rejection (a key that already
@@ -22,6 +26,7 @@ exists, a value out of range, raw text that is not one value, ...).
 
   test_random_edits.py --tool BUILD/tests/tools/toml-edit \
       [--fixtures DIR]... [--seed N|time] [--iterations N] [--time-budget S]
+      [--burntsushi EXE | --no-burntsushi WHY]
 
 The seed is printed; `--seed N` replays a run (with the same --iterations).
 RUNNERFS_EDIT_SEED=time (or a number) in the environment overrides --seed,
@@ -44,6 +49,9 @@ import sys
 import tempfile
 import time
 import tomllib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import tomljudge  # noqa: E402
 
 BOM = b"\xef\xbb\xbf"
 
@@ -358,6 +366,25 @@ class Tool:
         whole = untag(json.loads(lines[0]))
         nodes = [json.loads(l) for l in lines[1:] if l]
         return whole, nodes
+
+
+class Judge:
+    """(d): BurntSushi reads the document as tomllib does (tomljudge)."""
+
+    def __init__(self, exe):
+        self.exe = exe
+        self.docs = 0
+        self.notes = {}
+
+    def check(self, doc):
+        if not self.exe:
+            return
+        self.docs += 1
+        problems, notes = tomljudge.judge(doc, self.exe)
+        for n in notes:
+            self.notes[n] = self.notes.get(n, 0) + 1
+        if problems:
+            raise Failure("burntsushi-disagrees", "second judge: " + "; ".join(problems))
 
 
 class Failure(Exception):
@@ -845,7 +872,12 @@ def main():
     ap.add_argument("--max-failures", type=int, default=30)
     ap.add_argument("--save-dir", default=None)
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--burntsushi", metavar="EXE", help="second judge: tests/tools/burntsushi-decoder")
+    ap.add_argument("--no-burntsushi", metavar="WHY", help="say why there is no second judge")
     args = ap.parse_args()
+    judge = Judge(args.burntsushi and os.path.abspath(args.burntsushi))
+    if not args.burntsushi:
+        print("random-edits: second judge (BurntSushi) skipped: %s" % (args.no_burntsushi or "no --burntsushi"))
 
     seed = os.environ.get("RUNNERFS_EDIT_SEED") or args.seed
     seed = int(time.time() * 1000) % 10**9 if seed == "time" else int(seed)
@@ -902,6 +934,8 @@ def main():
                             failures[kind] = 0
                             report(save, len(failures), name, seqs - 1, step, doc, None, f, tool.exe)
                         failures[kind] += 1
+                    if step == 0:
+                        judge.check(doc)
                     ed = plan_edit(rng, model, nodes, doc)
                     if ed is None:
                         break
@@ -910,6 +944,12 @@ def main():
                         print("[%d:%d] %s" % (seqs - 1, step, ed.desc[:200]))
                     doc2, rej = run_edit(tool, doc, model, ed)
                     rejected += rej
+                    if not rej:
+                        try:
+                            judge.check(doc2)
+                        except Failure as f:
+                            f.new = doc2
+                            raise
                     doc = doc2
                 except Failure as f:
                     nfail += 1
@@ -927,6 +967,12 @@ def main():
     el = time.monotonic() - start
     print("random-edits: seed %d: %d edits (%d rejected as expected) in %d sequences on %d fixtures, "
           "%.1f s, %d toml-edit runs" % (seed, edits, rejected, seqs, len(docs), el, tool.calls))
+    if judge.exe:
+        print("random-edits: second judge: BurntSushi read %d documents, %d as tomllib does"
+              % (judge.docs, judge.docs - sum(v for k, v in failures.items() if k[0].startswith("burntsushi"))))
+        for k, v in sorted(judge.notes.items()):
+            print("random-edits: allowed known BurntSushi deviation %s in %d documents: %s"
+                  % (k, v, tomljudge.KNOWN_DEVIATIONS[k]))
     for k, v in sorted(notes.items()):
         print("note: %s: %d" % (k, v))
     if failures:

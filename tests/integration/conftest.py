@@ -13,12 +13,22 @@ Environment:
                              kills its daemon (default 90); blocked file
                              operations then fail instead of hanging
     RUNNERFS_TEST_OPTIONS    extra -o options for every mount (comma list)
+    RUNNERFS_BURNTSUSHI      the second judge, tests/tools/burntsushi-decoder
+                             (default: beside RUNNERFS in the build tree;
+                             none: the judge is off, the header says so)
+    RUNNERFS_TOML_DECODER    our engine's toml-test decoder (the same way)
+
+The second judge: when the test is over, every CONFIG it mounted is read by
+GitLab Runner's own TOML package (BurntSushi), by tomllib and by our engine;
+all three must agree (tests/tools/tomljudge.py), or the test fails with the
+file and the first differing key.
 """
 
 import os
 import shutil
 import signal
 import stat
+import sys
 import subprocess
 import threading
 import time
@@ -28,7 +38,16 @@ import pytest
 
 import rfs
 
+sys.path.insert(0, str(rfs.REPO / "tests" / "tools"))
+import tomljudge  # noqa: E402
+
 RUNNERFS = Path(os.environ.get("RUNNERFS") or rfs.REPO / "build" / "runnerfs")
+BURNTSUSHI = Path(os.environ.get("RUNNERFS_BURNTSUSHI") or
+                  RUNNERFS.parent / "tests" / "tools" / "burntsushi-decoder")
+TOML_DECODER = Path(os.environ.get("RUNNERFS_TOML_DECODER") or
+                    RUNNERFS.parent / "tests" / "compliance" / "toml-decoder")
+JUDGE_MAX_BYTES = 4 << 20  # bigger configs (the load tests') are not judged
+judged = {"configs": 0, "bad": 0, "same": 0, "big": 0, "notes": {}}
 MOUNT_DEADLINE = 10.0
 STOP_DEADLINE = 10.0
 TEST_DEADLINE = float(os.environ.get("RUNNERFS_TEST_DEADLINE") or 90)
@@ -63,8 +82,53 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "root: needs root (tmpfs mounts, chown)")
 
 
+def judge_off():
+    for what, p in (("burntsushi-decoder", BURNTSUSHI), ("toml-decoder", TOML_DECODER)):
+        if not os.access(p, os.X_OK):
+            return "no %s at %s" % (what, p)
+    return None
+
+
 def pytest_report_header(config):
-    return "runnerfs: %s" % RUNNERFS
+    off = judge_off()
+    return ["runnerfs: %s" % RUNNERFS,
+            "second judge: " + ("OFF (%s)" % off if off else
+                                "BurntSushi %s, our engine %s, tomllib" % (BURNTSUSHI, TOML_DECODER))]
+
+
+def pytest_terminal_summary(terminalreporter):
+    if judge_off():
+        terminalreporter.write_line("second judge: off (%s)" % judge_off())
+        return
+    n = judged
+    terminalreporter.write_line(
+        "second judge: %d configs judged, %d read alike by BurntSushi, tomllib and our engine, "
+        "%d not (%d left as the fixture was; %d over %d bytes not judged)"
+        % (n["configs"], n["configs"] - n["bad"], n["bad"], n["same"], n["big"], JUDGE_MAX_BYTES))
+    for k, v in sorted(n["notes"].items()):
+        terminalreporter.write_line("second judge: allowed known BurntSushi deviation %s in %d "
+                                    "configs: %s" % (k, v, tomljudge.KNOWN_DEVIATIONS[k]))
+
+
+def second_judge(m):
+    """The CONFIG a test leaves behind, judged three ways. -> problems"""
+    if judge_off():
+        return []
+    try:
+        data = m.config.read_bytes()
+    except OSError:
+        return []  # no CONFIG (removed, or never made)
+    if len(data) > JUDGE_MAX_BYTES:
+        judged["big"] += 1
+        return []
+    if data == getattr(m, "initial_config", None):
+        judged["same"] += 1
+    problems, notes = tomljudge.judge(data, str(BURNTSUSHI), ours=str(TOML_DECODER))
+    judged["configs"] += 1
+    judged["bad"] += bool(problems)
+    for k in notes:
+        judged["notes"][k] = judged["notes"].get(k, 0) + 1
+    return ["second judge: %s: %s" % (m.config, p) for p in problems]
 
 
 def pytest_runtest_setup(item):
@@ -320,6 +384,7 @@ def runnerfs(tmp_path):
         argv = [str(RUNNERFS), "-f"] + (["-o", ",".join(opts)] if opts else []) + list(args) + \
             [str(cfg), str(mnt)]
         m = Mount(tmp_path, cfg, mnt, opts, argv)
+        m.initial_config = config
         mounts.append(m)
         if not RUNNERFS.exists():
             raise MountError("the runnerfs binary %s does not exist (build it, or set RUNNERFS)" % RUNNERFS)
@@ -334,6 +399,10 @@ def runnerfs(tmp_path):
             problems += m.stop()
         except Exception as e:  # keep going: the other mounts must go too
             problems.append("stopping runnerfs failed: %r" % (e,))
+        try:
+            problems += second_judge(m)
+        except Exception as e:
+            problems.append("second judge failed: %r" % (e,))
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 

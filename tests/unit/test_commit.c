@@ -53,8 +53,8 @@
 #include <unistd.h>
 
 #include "runnerfs/commit.h"
+#include "test.h"
 
-static int npass, nfail, nskip;
 static bool verbose;
 static bool is_root;
 static char root[64];
@@ -63,31 +63,10 @@ static int nmounts;
 static int ncase;
 #define DIRLEN 256
 
-static void check_(bool ok, int line, const char *expr, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void check_(bool ok, int line, const char *expr, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		npass++;
-		return;
-	}
-	nfail++;
-	fprintf(stderr, "FAIL line %d: %s: ", line, expr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-#define CHECK(cond, ...) check_((cond), __LINE__, #cond, __VA_ARGS__)
-
 static void skip(const char *what, const char *why)
 {
-	nskip++;
-	printf("SKIP %s: %s\n", what, why);
+	t_case("%s", what);
+	t_skip("%s", why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -238,7 +217,7 @@ static void on_warn(void *arg, const char *msg)
 	w->n++;
 	snprintf(w->last, sizeof w->last, "%s", msg);
 	if (verbose)
-		printf("  warn: %s\n", msg);
+		t_note("  warn: %s", msg);
 }
 
 static int ts_cmp(struct timespec a, struct timespec b)
@@ -924,7 +903,7 @@ static void test_sequence(void)
 		strcat(seq, i + 1 < S.n ? " " : "");
 	}
 	if (verbose)
-		printf("sequence: %s\n", seq);
+		t_note("sequence: %s", seq);
 	CHECK(!strcmp(seq, "openat(target,read) fstat(fd) fstatat(target) openat(tmp) write "
 			   "fchown fchmod futimens fstat(fd) fsync close fstatat(target) renameat fsync(dir) "
 			   "fstatat(target) fstat(fd) close(read)"),
@@ -1070,11 +1049,11 @@ static void fault_matrix(enum mode mode, int err)
 			      lab);
 		}
 		if (verbose)
-			printf("  %s %s step %2d %-20s rc %d\n", ctx, strerror(err), k, lab, rc);
+			t_note("  %s %s step %2d %-20s rc %d", ctx, strerror(err), k, lab, rc);
 		commit_fini(&c);
 		rmtree(dir);
 	}
-	printf("fault %s, %s: %d steps\n", mode_name[mode], strerror(err), steps);
+	t_note("fault %s, %s: %d steps", mode_name[mode], strerror(err), steps);
 	CHECK(steps >= (mode >= FALLBACK_EBUSY ? 30 : 10), "enough steps: %d", steps);
 	sim_reset("config.toml", NULL, 0);
 }
@@ -1191,12 +1170,12 @@ static void crash_matrix(bool fallback, bool broken)
 		      "cleanup leaves config.toml alone");
 		commit_fini(&c2);
 		if (verbose)
-			printf("  crash %s step %2d before %-20s %s%s removed %d\n",
+			t_note("  crash %s step %2d before %-20s %s%s removed %d",
 			       fallback ? "fallback" : "normal", k, lab,
 			       old ? "old" : nw ? "new" : "torn", backups ? " +backup" : "", removed);
 		rmtree(dir);
 	}
-	printf("crash %s%s: %d points\n", fallback ? "fallback" : "normal",
+	t_note("crash %s%s: %d points", fallback ? "fallback" : "normal",
 	       broken ? " (no fsync: the model must object)" : "", steps);
 	if (broken)
 		CHECK(model_bad > 0, "the model catches a rename without fsync");
@@ -1529,29 +1508,42 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
+	t_case("init");
 	test_init();
+	t_case("round trip: mode, owner, bytes");
 	test_roundtrip();
+	t_case("mtime");
 	test_mtime();
+	t_case("outside changes");
 	test_changed();
+	t_case("a sequence of commits");
 	test_sequence();
 	static const int errs[] = { EIO, ENOSPC, EACCES };
 	for (int m = NORMAL; m <= FALLBACK_EXDEV; m++)
 		for (size_t e = 0; e < sizeof errs / sizeof *errs; e++)
-			if (m != NEWFILE || errs[e] == EIO)
+			if (m != NEWFILE || errs[e] == EIO) {
+				t_case("fault injection at every step: mode %d, %s", m, strerrorname_np(errs[e]));
 				fault_matrix((enum mode)m, errs[e]);
+			}
+	t_case("EINTR and directory fsync");
 	test_eintr_and_dirsync();
+	t_case("crash at every step");
 	crash_matrix(false, false);
+	t_case("crash at every step, bind-mount fallback");
 	crash_matrix(true, false);
+	t_case("crash at every step, broken file");
 	crash_matrix(false, true);
+	t_case("leftovers cleaned up");
 	test_cleanup();
+	t_case("full and read-only tmpfs");
 	test_tmpfs();
+	t_case("EACCES");
 	test_eacces();
+	t_case("raced commit");
 	test_raced();
+	t_case("single-file bind mount");
 	test_bind();
 
-	printf("%d passed, %d failed\n", npass, nfail);
 	cleanup();
-	if (nfail)
-		return 1;
-	return nskip ? 77 : 0;
+	return t_done();
 }

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "runnerfs/toml.h"
+#include "test.h"
 
 enum op {
 	SET = 1,
@@ -320,11 +321,14 @@ static void run_case1(const struct tcase *c);
 
 static void run_case(const struct tcase *c)
 {
+	t_case("%s", c->name);
 	cur_failed = false;
 	checks++;
 	run_case1(c);
-	if (cur_failed)
+	if (cur_failed) {
 		failures++;
+		t_fail("%s (details above)", c->name);
+	}
 }
 
 static void run_case1(const struct tcase *c)
@@ -1327,11 +1331,13 @@ static void check_ids_survive_failure(void)
 	const char *in = "a = 1\n[t]\nb = \"x\"\n";
 	toml_doc *doc;
 	toml_error err;
+	t_case("%s", c.name);
 	checks++;
 	cur_failed = false;
 	if (toml_parse(in, strlen(in), &doc, &err)) {
 		fail_case(&c, "parse");
 		failures++;
+		t_fail("%s: does not parse", c.name);
 		return;
 	}
 	uint32_t t = toml_get(doc, TOML_ROOT, "t", 1);
@@ -1347,8 +1353,10 @@ static void check_ids_survive_failure(void)
 		fail_case(&c, "old node id no longer reads the same value");
 	free(s);
 	toml_free(doc);
-	if (cur_failed)
+	if (cur_failed) {
 		failures++;
+		t_fail("%s (details above)", c.name);
+	}
 }
 
 /* ---- several edits on one document ---- */
@@ -1373,11 +1381,13 @@ static void check_chain(void)
 	toml_doc *doc;
 	toml_error err;
 	int rc = 0;
+	t_case("%s", c.name);
 	checks++;
 	cur_failed = false;
 	if (toml_parse(in, strlen(in), &doc, &err)) {
 		fail_case(&c, "parse");
 		failures++;
+		t_fail("%s: does not parse", c.name);
 		return;
 	}
 	toml_value v = { .type = TOML_INTEGER, .i = 8 };
@@ -1414,8 +1424,10 @@ static void check_chain(void)
 		fail_case(&c, "toml_clone failed");
 	}
 	toml_free(doc);
-	if (cur_failed)
+	if (cur_failed) {
 		failures++;
+		t_fail("%s (details above)", c.name);
+	}
 }
 
 /* ---- bad node ids are errors, not crashes ---- */
@@ -1426,11 +1438,13 @@ static void check_bad_ids(void)
 	const char *in = "a = 1\n";
 	toml_doc *doc;
 	toml_error err;
+	t_case("%s", c.name);
 	checks++;
 	cur_failed = false;
 	if (toml_parse(in, strlen(in), &doc, &err)) {
 		fail_case(&c, "parse");
 		failures++;
+		t_fail("%s: does not parse", c.name);
 		return;
 	}
 	toml_value v = { .type = TOML_INTEGER, .i = 2 };
@@ -1447,8 +1461,10 @@ static void check_bad_ids(void)
 	if (len != strlen(in) || memcmp(out, in, len) != 0)
 		fail_case(&c, "bytes changed");
 	toml_free(doc);
-	if (cur_failed)
+	if (cur_failed) {
 		failures++;
+		t_fail("%s (details above)", c.name);
+	}
 }
 
 /* toml_add_table_before: a table or array of tables goes just before a
@@ -1471,10 +1487,11 @@ static void check_before(void)
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		checks++;
+		t_case("%s", v[i].name);
 		toml_doc *doc;
 		toml_error err;
 		if (toml_parse(v[i].in, strlen(v[i].in), &doc, &err) < 0) {
-			printf("FAIL %s: input does not parse\n", v[i].name);
+			t_fail("%s: input does not parse", v[i].name);
 			failures++;
 			continue;
 		}
@@ -1484,7 +1501,7 @@ static void check_before(void)
 		size_t len;
 		const char *t = toml_text(doc, &len);
 		if (rc < 0 || len != strlen(v[i].out) || memcmp(t, v[i].out, len)) {
-			printf("FAIL %s (%d):\n", v[i].name, rc);
+			t_fail("%s (%d): output differs", v[i].name, rc);
 			show_diff(v[i].out, strlen(v[i].out), t, len);
 			failures++;
 		}
@@ -1502,7 +1519,6 @@ int main(void)
 	check_chain();
 	check_bad_ids();
 	check_before();
-	printf("test_edit: %d cases (%zu table-driven), %d notes\n", checks, table, notes);
-	printf("%d passed, %d failed\n", checks - failures, failures);
-	return failures ? 1 : 0;
+	t_note("test_edit: %d cases (%zu table-driven), %d notes", checks, table, notes);
+	return t_done();
 }

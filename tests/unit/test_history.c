@@ -15,7 +15,7 @@
 #include "runnerfs/rfs.h"
 #include "runnerfs/toml.h"
 
-static unsigned n_pass, n_fail;
+#include "test.h"
 
 static void set_text(struct rfs *fs, const char *t)
 {
@@ -51,11 +51,13 @@ static void expect(struct rfs *fs, int n, const char *want, const char *what)
 	int r = history_text(fs, n, &b);
 	bool ok = want ? r == 0 && b.len == strlen(want) && !memcmp(b.p ? b.p : "", want, b.len)
 		       : r == -ENOENT;
-	if (ok)
-		n_pass++;
-	else if (++n_fail < 20)
-		printf("FAIL %s: version %d is \"%.*s\" (%d), want \"%s\"\n", what, n, (int)b.len,
+	if (!ok && t_failures() < 20)
+		t_fail("%s: version %d is \"%.*s\" (%d), want \"%s\"", what, n, (int)b.len,
 		       b.p ? b.p : "", r, want ? want : "(none)");
+	else if (!ok)
+		t_fail("%s: version %d differs", what, n);
+	else
+		CHECK(ok, "version %d", n);
 	buf_free(&b);
 }
 
@@ -166,10 +168,13 @@ static void random_edits(unsigned seed)
 
 int main(void)
 {
+	t_case("scenario");
 	scenario();
+	t_case("bursts");
 	bursts();
-	for (unsigned seed = 1; seed <= 20; seed++)
+	for (unsigned seed = 1; seed <= 20; seed++) {
+		t_case("400 random edits, seed %u", seed);
 		random_edits(seed);
-	printf("%u passed, %u failed\n", n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	}
+	return t_done();
 }

@@ -11,19 +11,7 @@
 #include "runnerfs/buf.h"
 #include "runnerfs/toml.h"
 
-static int failed, passed;
-
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (cond) {                                                   \
-			passed++;                                             \
-		} else {                                                      \
-			failed++;                                             \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-			printf(__VA_ARGS__);                                  \
-			printf("\n");                                         \
-		}                                                             \
-	} while (0)
+#include "test.h"
 
 /* Parse text; return the errno and fill err. */
 static int parse(const char *text, size_t len, toml_error *err)
@@ -50,7 +38,7 @@ static void integers(void)
 	toml_doc *d;
 	const char *ok = "a = 9223372036854775807\nb = -9223372036854775808\nc = 0x7FFFFFFFFFFFFFFF\n";
 	CHECK(toml_parse(ok, strlen(ok), &d, &err) == 0, "int64 limits: %s", err.msg);
-	if (!failed) {
+	if (!t_case_failed()) {
 		int64_t a, b, c;
 		toml_get_int(d, toml_get(d, TOML_ROOT, "a", 1), &a);
 		toml_get_int(d, toml_get(d, TOML_ROOT, "b", 1), &b);
@@ -175,10 +163,13 @@ static void messages(void)
 
 int main(void)
 {
+	t_case("integers: int64 bounds, no wrap");
 	integers();
+	t_case("nesting: 100k deep, bounded stack");
 	nesting();
+	t_case("error messages: where and what");
 	messages();
+	t_case("a 50 MB document");
 	big();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return t_done();
 }

@@ -13,14 +13,12 @@
 #include "runnerfs/names.h"
 #include "runnerfs/rfs.h"
 
-static unsigned n_pass, n_fail;
+#include "test.h"
 
 static void check(bool ok, const char *what)
 {
-	if (ok)
-		n_pass++;
-	else if (++n_fail < 40)
-		printf("FAIL %s\n", what);
+	t_case("%s", what);
+	CHECK(ok, "%s", what);
 }
 
 static void set_text(struct rfs *fs, const char *t)
@@ -54,9 +52,8 @@ static void expect(struct rfs *fs, const char *want, const char *what)
 {
 	char got[512];
 	runners(fs, got, sizeof(got));
-	check(!strcmp(got, want), what);
-	if (strcmp(got, want))
-		printf("  got %s, want %s\n", got, want);
+	t_case("%s", what);
+	CHECK(!strcmp(got, want), "got %s, want %s", got, want);
 }
 
 static const char *R(const char *a, const char *b, const char *c)
@@ -159,6 +156,5 @@ int main(void)
 
 	names_free(&fs);
 	toml_free(fs.doc);
-	printf("%u passed, %u failed\n", n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	return t_done();
 }

@@ -10,19 +10,15 @@
 #include <stdlib.h>
 
 #include "runnerfs/reload.h"
-
-static unsigned n_pass, n_fail;
+#include "test.h"
 
 static void expect(const char *text, int want_rc, pid_t want)
 {
 	pid_t got = 0;
+	t_case("\"%s\" -> %d, pid %ld", text, want_rc, (long)want);
 	int rc = reload_parse_pid(text, &got);
-	if (rc == want_rc && (rc < 0 || got == want)) {
-		n_pass++;
-		return;
-	}
-	n_fail++;
-	printf("FAIL \"%s\": rc %d pid %ld, want rc %d pid %ld\n", text, rc, (long)got, want_rc, (long)want);
+	CHECK(rc == want_rc && (rc < 0 || got == want), "\"%s\": rc %d pid %ld, want rc %d pid %ld",
+	      text, rc, (long)got, want_rc, (long)want);
 }
 
 int main(void)
@@ -56,6 +52,5 @@ int main(void)
 	expect("12 13", -EINVAL, 0);
 	expect("", -EINVAL, 0);
 	expect("\n", -EINVAL, 0);
-	printf("%u passed, %u failed\n", n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	return t_done();
 }

@@ -21,7 +21,9 @@
  * For an invalid document: toml_parse fails with -EINVAL, a line >= 1, a
  * column >= 1 and a non-empty message (and does not crash).
  *
- * A missing --suite folder is a failure, unless RUNNERFS_ALLOW_NO_TOMLTEST=1.
+ * --suite also takes a case list from tests/compliance/toml-test-list.py; a
+ * missing suite is a skipped case. Output: TAP, one case per document
+ * (tests/unit/test.h).
  * One line per failure, then a summary; exit 1 on any failure.
  */
 #include <dirent.h>
@@ -35,6 +37,8 @@
 #include <sys/stat.h>
 
 #include <runnerfs/toml.h>
+
+#include "test.h"
 
 static unsigned n_valid, n_invalid, n_nodes, n_fail, n_skipped, n_docs_failed;
 static unsigned n_prefixes, n_prefixes_valid;
@@ -52,11 +56,11 @@ __attribute__((format(printf, 1, 2))) static void failf(const char *fmt, ...)
 		n_docs_failed++;
 	if (++cur_fails > MAX_REPORTS_PER_CASE)
 		return;
-	printf("FAIL %s: ", cur);
+	char msg[2048];
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	t_fail("%s: %s", cur, msg);
 }
 
 /* The file's bytes in a buffer of exactly that size, so that a read past
@@ -688,6 +692,7 @@ static void check_file(const char *path, const char *name, bool valid)
 	size_t len;
 	char *text = slurp(path, &len);
 
+	t_case("%s %s", valid ? "valid" : "invalid", name);
 	if (!text) {
 		cur = name;
 		cur_fails = 0;
@@ -719,14 +724,17 @@ static void check_file_prefixes(const char *path)
 	size_t len;
 	char *text = slurp(path, &len);
 
-	if (text && len <= 65536)
+	if (text && len <= 65536) {
+		t_case("every prefix of %s", path);
 		check_prefixes(path, text, len);
+	}
 	free(text);
 }
 
 static void check_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
+	t_case("directory %s", dir);
 	if (!d) {
 		cur = dir;
 		cur_fails = 0;
@@ -766,27 +774,12 @@ static void check_dir(const char *dir)
 	free(names);
 }
 
-static void check_suite(const char *dir)
+static void check_suite(const char *arg)
 {
-	char tests[4096], list[4200];
-	bool allow_missing = getenv("RUNNERFS_ALLOW_NO_TOMLTEST") &&
-			     strcmp(getenv("RUNNERFS_ALLOW_NO_TOMLTEST"), "1") == 0;
-
-	snprintf(tests, sizeof tests, "%s/tests", dir);
-	if (!is_dir(tests))
-		snprintf(tests, sizeof tests, "%s", dir);
-	snprintf(list, sizeof list, "%s/files-toml-1.0.0", tests);
-	FILE *f = fopen(list, "r");
+	char tests[4096];
+	FILE *f = t_suite_open(arg, tests, sizeof tests);
 	if (!f) {
-		if (allow_missing) {
-			printf("SKIP toml-test suite: no %s (RUNNERFS_ALLOW_NO_TOMLTEST=1)\n", list);
-			n_skipped++;
-			return;
-		}
-		cur = dir;
-		cur_fails = 0;
-		failf("toml-test suite not found (no %s); set RUNNERFS_ALLOW_NO_TOMLTEST=1 to skip it",
-		      list);
+		n_skipped++;
 		return;
 	}
 	char line[1024];
@@ -806,7 +799,8 @@ static void check_suite(const char *dir)
 	}
 	fclose(f);
 	if (cases == 0) {
-		cur = list;
+		t_case("toml-test cases");
+		cur = arg;
 		cur_fails = 0;
 		failf("no cases listed");
 	}
@@ -829,11 +823,8 @@ int main(int argc, char **argv)
 			check_file_prefixes(argv[i]);
 		}
 	}
-	printf("roundtrip: %u valid documents, %u invalid documents, %u skipped; "
-	       "%u prefixes of the small ones (%u valid); %u nodes walked; %u failures\n",
+	t_note("roundtrip: %u valid documents, %u invalid documents, %u skipped; "
+	       "%u prefixes of the small ones (%u valid); %u nodes walked; %u failures",
 	       n_valid, n_invalid, n_skipped, n_prefixes, n_prefixes_valid, n_nodes, n_fail);
-	unsigned total = n_valid + n_invalid + n_prefixes;
-	printf("%u passed, %u failed\n", total > n_docs_failed ? total - n_docs_failed : 0,
-	       n_docs_failed);
-	return n_fail ? 1 : 0;
+	return t_done();
 }

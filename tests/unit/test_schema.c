@@ -20,18 +20,7 @@
 #include "runnerfs/schema.h"
 #include "runnerfs/toml.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		checks++;                                                   \
-		if (!(cond)) {                                              \
-			failures++;                                         \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fputc('\n', stderr);                                \
-		}                                                           \
-	} while (0)
+#include "test.h"
 
 /* ---- lookups ---- */
 
@@ -745,18 +734,26 @@ static void test_fixtures(const char *dir)
 
 int main(int argc, char **argv)
 {
+	t_case("lookups");
 	test_lookups();
+	t_case("types");
 	test_types();
+	t_case("allowed values");
 	test_allowed();
+	t_case("the runner's hard rules");
 	test_rules();
+	t_case("did you mean");
 	test_suggest();
+	t_case("flags");
 	test_flags();
+	t_case("the data is consistent");
 	test_data();
+	t_case("schema_check_doc on small documents");
 	test_check_doc();
+	t_case("every fixture: no errors");
 	if (argc > 1)
 		test_fixtures(argv[1]);
 	else
-		fprintf(stderr, "note: no fixtures directory given\n");
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+		t_skip("no fixtures directory given");
+	return t_done();
 }
