@@ -229,6 +229,7 @@ static void free_fs(struct rfs *fs)
 	names_free(fs);
 	free(fs->chg.unset_path);
 	fresh_free(fs);
+	kcache_free(fs);
 	free(fs->opt.config);
 	free(fs->opt.mountpoint);
 	free(fs->opt.reload);
@@ -244,6 +245,7 @@ int daemon_main(int argc, char **argv)
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
 	pthread_cond_init(&fs.txn.committed, NULL);
+	kcache_init(&fs);
 	fs.watch.fd = -1;
 	{
 		char ignore[8];

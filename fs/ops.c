@@ -25,6 +25,7 @@
 #include "runnerfs/change.h"
 #include "runnerfs/control.h"
 #include "runnerfs/fresh.h"
+#include "runnerfs/kcache.h"
 #include "runnerfs/node.h"
 #include "runnerfs/registry.h"
 #include "runnerfs/ops.h"
@@ -44,6 +45,9 @@ struct handle {
 	bool failed;    /* a write() was rejected: never commit this */
 	bool created;   /* a new key: it exists once committed */
 	bool has_mtime; /* utimens while writing: the mtime after the commit */
+	bool cached;    /* read through the page cache (rfs_open): reads give
+			 * the value as it is now, never an older snapshot */
+	uint64_t gen;   /* fs->generation when buf was rendered */
 	struct timespec mtime;
 	struct scratch_data *sd; /* a scratch file: reads and writes go here */
 	pid_t pid;               /* who opened it (its commit may come at release) */
@@ -109,6 +113,26 @@ static void lock_fs_to_change(struct rfs *fs)
 {
 	lock_fs(fs);
 	txn_settle(fs);
+}
+
+/* The end of an operation: what it changed is dropped from the kernel's
+ * caches before the request is answered (kcache.h), with fs->lock
+ * released (a page being read needs it). */
+static void unlock_fs(struct rfs *fs)
+{
+	pthread_mutex_unlock(&fs->lock);
+	kcache_sync(fs);
+}
+
+/* p, and the directory holding it (its mtime, its size), may have
+ * changed outside a transaction (scratch files, times, an open writer's
+ * size): fs->lock held. */
+static void note(struct rfs *fs, const char *p)
+{
+	char dir[PATH_MAX];
+	kcache_note(fs, p);
+	node_parent(p, dir, sizeof(dir));
+	kcache_note(fs, dir);
 }
 
 static const char *rel(const char *path)
@@ -226,8 +250,11 @@ static int rfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		return -ENOENT;
 	struct rfs *fs = ctx();
 	lock_fs(fs);
-	int rc = attr_of(fs, rel(path), st, hof(fi));
-	pthread_mutex_unlock(&fs->lock);
+	/* fstat of a file open for reading: the node's attributes, which the
+	 * kernel keeps for every open, not the size of this open's snapshot */
+	struct handle *h = hof(fi) && (hof(fi)->writable || hof(fi)->truncated || hof(fi)->sd) ? hof(fi) : NULL;
+	int rc = attr_of(fs, rel(path), st, h);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -398,7 +425,7 @@ static int rfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 		if (filler(buf, e->name, &st, (off_t)i + 1, plus))
 			break;
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -556,6 +583,22 @@ static bool read_only(int flags)
 	return (flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC);
 }
 
+/* May a read-only open of p (handle h, its value rendered) use the page
+ * cache? A value of one page at most: the kernel reads it with one READ,
+ * never half of one version and half of the next. And nobody has p open
+ * for writing: the kernel sets the inode's size from their writes
+ * (O_TRUNC makes it 0) before anything is committed, and page-cache
+ * reads stop at that size (docs/performance.md). */
+static bool page_cacheable(struct rfs *fs, const char *p, const struct handle *h)
+{
+	if ((h->kind != TK_VALUE && h->kind != TK_REGFILE) || h->buf.len > 4096)
+		return false;
+	for (const struct handle *x = fs->handles; x; x = x->next)
+		if ((x->writable || x->truncated) && !strcmp(x->path, p))
+			return false;
+	return true;
+}
+
 static int rfs_open(const char *path, struct fuse_file_info *fi)
 {
 	if (!path)
@@ -571,7 +614,7 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		struct handle *sh = sc->type == SC_FILE ? scratch_handle(sc, p, fi->flags) : NULL;
 		if (sh)
 			track(fs, sh);
-		pthread_mutex_unlock(&fs->lock);
+		unlock_fs(fs);
 		if (!sh)
 			return sc->type == SC_FILE ? -ENOMEM : sc->type == SC_DIR ? -EISDIR : -ELOOP;
 		fi->fh = (uintptr_t)sh;
@@ -591,6 +634,10 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		rc = check_open(fs, p, &r, fi->flags);
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags, &h);
+	if (rc == 0 && !making && read_only(fi->flags) && page_cacheable(fs, p, h)) {
+		h->cached = true;
+		h->gen = fs->generation;
+	}
 	if (rc == 0 && making) {
 		struct timespec one = {1, 0};
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, p);
@@ -602,17 +649,19 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 	}
 	if (rc == 0)
 		track(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	if (rc < 0)
 		return rc;
 	fi->fh = (uintptr_t)h;
-	/* Always direct, never the page cache: a read-only open reads the
-	 * snapshot its handle took, and the size the kernel keeps for the
-	 * inode is not that snapshot's while another open writes the file
-	 * (O_TRUNC and writes set it locally; a GETATTR that crosses a write
-	 * is dropped), so page-cache reads came back empty or cut under
-	 * concurrent writers (test_many_writers). See docs/performance.md. */
-	fi->direct_io = 1;
+	/* A small value opened for reading comes from the page cache, kept
+	 * across opens: no READ for EOF, none at all while it is cached.
+	 * kcache.h drops it at every change; a READ gives the value as it is
+	 * now (rfs_read). Everything else is direct: each open reads the
+	 * snapshot it took (config.toml and history are read in pieces and
+	 * must not mix two versions; control files change by themselves;
+	 * scratch files are written by other opens without a commit). */
+	fi->direct_io = !h->cached;
+	fi->keep_cache = h->cached;
 	fi->noflush = read_only(fi->flags);
 	return 0;
 }
@@ -640,7 +689,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 			change_note_scratch(fs, p, &r, in_scratch_dir);
 			track(fs, h);
 		}
-		pthread_mutex_unlock(&fs->lock);
+		note(fs, p);
+		unlock_fs(fs);
 		if (rc < 0)
 			return rc;
 		fi->fh = (uintptr_t)h;
@@ -670,7 +720,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (rc == 0)
 		track(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, p); /* a new name, or one whose size the kernel sets to 0 */
+	unlock_fs(fs);
 	if (rc < 0)
 		return rc;
 	fi->fh = (uintptr_t)h;
@@ -686,6 +737,20 @@ static int rfs_read(const char *path, char *buf, size_t size, off_t off, struct 
 		return -EBADF;
 	struct rfs *fs = ctx();
 	pthread_mutex_lock(&fs->lock);
+	if (h->cached && h->gen != fs->generation) {
+		/* What this READ returns fills the page cache every open
+		 * shares (keep_cache): the value as it is now, not as it was
+		 * when this handle was opened. Gone since: what it was. */
+		struct tree_ref r;
+		struct buf now = BUF_INIT;
+		if (resolve(fs, h->path, &r) == 0 && r.kind == h->kind && tree_render(fs->doc, &r, &now) == 0) {
+			buf_free(&h->buf);
+			h->buf = now;
+		} else {
+			buf_free(&now);
+		}
+		h->gen = fs->generation;
+	}
 	const struct buf *b = h->sd ? &h->sd->content : &h->buf;
 	size_t n = 0;
 	if ((size_t)off < b->len) {
@@ -734,6 +799,7 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		if (rc == 0)
 			memcpy(b->p + off, data, size);
 		clock_gettime(CLOCK_REALTIME, &h->sd->mtime);
+		kcache_note(fs, h->path); /* sent at this open's flush */
 		pthread_mutex_unlock(&fs->lock);
 		return rc < 0 ? rc : (int)size;
 	}
@@ -797,7 +863,10 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 		rc = -EINVAL;
 	else if (h->dirty && h->wrote)
 		rc = commit_handle(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	/* the kernel set the size from this open's writes, committed or not */
+	if (h->writable || h->truncated)
+		note(fs, h->path);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -811,7 +880,9 @@ static int rfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 		return 0;
 	lock_fs(fs);
 	int rc = commit_handle(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	if (h->writable || h->truncated)
+		note(fs, h->path);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -826,13 +897,15 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 	/* `: > key`: truncated, never written; it happens now */
 	if (h->dirty && !h->failed)
 		commit_handle(fs, h);
+	if (h->writable || h->truncated)
+		note(fs, h->path);
 	if (h->created) {
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, h->path);
 		if (e && --e->ts.tv_sec <= 0)
 			rfs_map_del(&fs->pending, h->path);
 	}
 	untrack(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	free_handle(h);
 	return 0;
 }
@@ -855,6 +928,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		if (rc == 0)
 			rc = buf_resize(&d->content, (size_t)size);
 		clock_gettime(CLOCK_REALTIME, &d->mtime);
+		note(fs, p);
 	} else if (h) {
 		/* ftruncate: part of an edit in progress (vim, rsync --inplace) */
 		struct tree_ref r;
@@ -904,7 +978,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			free(t);
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -925,7 +999,8 @@ static int rfs_unlink(const char *path)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_unlink(fs, rel(path));
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, rel(path)); /* scratch names too, not only the document */
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -936,7 +1011,8 @@ static int rfs_rmdir(const char *path)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_rmdir(fs, rel(path));
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, rel(path)); /* scratch names too, not only the document */
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -947,7 +1023,8 @@ static int rfs_mkdir(const char *path, mode_t mode)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_mkdir(fs, rel(path), mode);
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, rel(path)); /* scratch names too, not only the document */
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -958,7 +1035,11 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_rename(fs, rel(from), rel(to), flags);
-	pthread_mutex_unlock(&fs->lock);
+	/* the transaction noted where it went; where it came from too */
+	kcache_note_change(fs, rel(from));
+	note(fs, rel(from));
+	note(fs, rel(to));
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -980,7 +1061,8 @@ static int rfs_symlink(const char *target, const char *path)
 		rc = -EACCES;
 	if (rc == 0)
 		rc = buf_adds(&sc->data->content, target);
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, p);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1000,7 +1082,7 @@ static int rfs_readlink(const char *path, char *buf, size_t size)
 		memcpy(buf, sc->data->content.p, n);
 		buf[n] = '\0';
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1030,7 +1112,8 @@ static int rfs_link(const char *from, const char *to)
 		rc = tree_render(fs->doc, &rf, &sc->data->content);
 	else if (rc == 0)
 		rc = -EPERM;
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, t);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1051,7 +1134,8 @@ static int rfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	else if (hof(fi) && hof(fi)->sd)
 		hof(fi)->sd->mode = mode & 07777;
 	int rc = attr_of(fs, rel(path), &st, hof(fi));
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, rel(path));
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1065,7 +1149,7 @@ static int rfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_in
 	(void)gid;
 	lock_fs(fs);
 	int rc = attr_of(fs, rel(path), &st, hof(fi));
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1100,8 +1184,9 @@ static int rfs_utimens(const char *path, const struct timespec tv[2], struct fus
 		} else {
 			rc = rfs_map_set(&fs->mtimes, p, &t, NULL);
 		}
+		note(fs, p);
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1117,7 +1202,7 @@ static int rfs_statfs(const char *path, struct statvfs *sv)
 	sv->f_blocks = len / 4096 + 1;
 	sv->f_files = toml_node_count_all(fs->doc);
 	sv->f_namemax = 255;
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return 0;
 }
 
@@ -1183,7 +1268,7 @@ static int rfs_getxattr(const char *path, const char *name, char *value, size_t 
 			rc = (int)n;
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1215,7 +1300,7 @@ static int rfs_listxattr(const char *path, char *list, size_t size)
 			rc = (int)need;
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1239,22 +1324,30 @@ static int rfs_removexattr(const char *path, const char *name)
 	return -EOPNOTSUPP;
 }
 
+static int invalidate(void *f, const char *path)
+{
+	return fuse_invalidate_path(f, path);
+}
+
 static void *rfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	cfg->use_ino = 1;
 	cfg->hard_remove = 1;    /* no .fuse_hidden files: nothing here is on disk */
 	cfg->entry_timeout = 1;
 	cfg->negative_timeout = 0; /* a name made a moment ago must be found */
-	/* sizes change with every commit, and a kept attribute would need
-	 * invalidating after each: for 5% of the requests of a walk (one
-	 * GETATTR per directory, now that readdir gives d_type) it is not
-	 * worth it (docs/performance.md) */
-	cfg->attr_timeout = 0;
+	/* kept for a second, and dropped at every change before it is
+	 * answered (kcache.h): page-cache reads need a size the kernel may
+	 * trust, or each read asks for it again (docs/performance.md) */
+	cfg->attr_timeout = 1;
 	/* READDIRPLUS for every part of a directory, not only the first */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	/* here, not before fuse_main: it has forked into the background by
 	 * now, and threads do not survive a fork */
 	struct rfs *fs = ctx();
+	pthread_mutex_lock(&fs->kc.mu);
+	fs->kc.ctx = fuse_get_context()->fuse;
+	fs->kc.inval = invalidate;
+	pthread_mutex_unlock(&fs->kc.mu);
 	int r = watch_start(fs);
 	if (r < 0)
 		rfs_log(RFS_LOG_WARN, "cannot watch %s for outside changes (%s): they are noticed at the next write",

@@ -12,6 +12,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "runnerfs/kcache.h"
 #include "runnerfs/rfs.h"
 #include "runnerfs/txn.h"
 #include "runnerfs/watch.h"
@@ -124,6 +125,7 @@ static void *watch_thread(void *arg)
 		    (fs->disk_state < 0 && timeout == 1000))
 			reread(fs);
 		pthread_mutex_unlock(&fs->lock);
+		kcache_sync(fs); /* what the kernel kept of the old version */
 	}
 	return NULL;
 }
