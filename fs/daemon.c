@@ -236,6 +236,7 @@ static void free_fs(struct rfs *fs)
 	free(fs->opt.docker_host);
 	reload_fini(&fs->reload);
 	pthread_cond_destroy(&fs->txn.committed);
+	pthread_cond_destroy(&fs->reader_gone);
 	pthread_mutex_destroy(&fs->lock);
 }
 
@@ -246,6 +247,7 @@ int daemon_main(int argc, char **argv)
 	pthread_mutex_init(&fs.lock, NULL);
 	pthread_cond_init(&fs.txn.committed, NULL);
 	kcache_init(&fs);
+	pthread_cond_init(&fs.reader_gone, NULL);
 	fs.watch.fd = -1;
 	{
 		char ignore[8];

@@ -38,7 +38,25 @@ void kcache_free(struct rfs *fs)
 	kc->cap = 0;
 }
 
-/* kc->mu held. Out of memory: everything, which needs no list. */
+/* kc->mu held: item joins the list (true), or there is no room and
+ * everything will be sent instead, which needs no list (false). */
+static bool push(struct rfs_kcache *kc, char *item)
+{
+	if (kc->n == kc->cap) {
+		size_t cap = kc->cap ? kc->cap * 2 : 64;
+		char **v = realloc(kc->v, cap * sizeof(*v));
+		if (!v) {
+			kc->all = true;
+			return false;
+		}
+		kc->v = v;
+		kc->cap = cap;
+	}
+	kc->v[kc->n++] = item;
+	return true;
+}
+
+/* kc->mu held. */
 static void add(struct rfs_kcache *kc, const char *path)
 {
 	if (kc->all)
@@ -46,22 +64,11 @@ static void add(struct rfs_kcache *kc, const char *path)
 	/* a burst of notes of one path (a write, its flush) */
 	if (kc->n && !strcmp(kc->v[kc->n - 1], path))
 		return;
-	if (kc->n == kc->cap) {
-		size_t cap = kc->cap ? kc->cap * 2 : 64;
-		char **v = realloc(kc->v, cap * sizeof(*v));
-		if (!v) {
-			kc->all = true;
-			return;
-		}
-		kc->v = v;
-		kc->cap = cap;
-	}
 	char *copy = strdup(path);
-	if (!copy) {
+	if (!copy)
 		kc->all = true;
-		return;
-	}
-	kc->v[kc->n++] = copy;
+	else if (!push(kc, copy))
+		free(copy);
 }
 
 void kcache_note(struct rfs *fs, const char *path)
@@ -94,9 +101,10 @@ struct walk {
 	void (*emit)(void *arg, const char *path);
 	void *arg;
 	int depth;
+	bool dirs;
 };
 
-static void walk_dir(struct rfs *fs, const char *dir, int depth,
+static void walk_dir(struct rfs *fs, const char *dir, int depth, bool dirs,
 		     void (*emit)(void *arg, const char *path), void *arg);
 
 static int walk_fill(void *arg, const char *name, const struct tree_ref *r)
@@ -107,22 +115,23 @@ static int walk_fill(void *arg, const char *name, const struct tree_ref *r)
 	if (len < 0 || (size_t)len >= sizeof(p))
 		return 0;
 	if (tree_is_dir(r) && w->depth > 0)
-		walk_dir(w->fs, p, w->depth - 1, w->emit, w->arg);
-	else
+		walk_dir(w->fs, p, w->depth - 1, w->dirs, w->emit, w->arg);
+	else if (w->dirs || !tree_is_dir(r))
 		w->emit(w->arg, p);
 	return 0;
 }
 
-/* dir and what is in it, `depth` directories down (a tree is at most a
- * dozen deep; INT_MAX: all). */
-static void walk_dir(struct rfs *fs, const char *dir, int depth,
+/* What is in dir, `depth` directories down (a tree is at most a dozen
+ * deep; INT_MAX: all); directories themselves (dir too) if `dirs`. */
+static void walk_dir(struct rfs *fs, const char *dir, int depth, bool dirs,
 		     void (*emit)(void *arg, const char *path), void *arg)
 {
 	struct tree_ref r;
-	emit(arg, dir);
+	if (dirs)
+		emit(arg, dir);
 	if (tree_resolve(fs, dir, &r) < 0 || !tree_is_dir(&r))
 		return;
-	struct walk w = {fs, dir, emit, arg, depth};
+	struct walk w = {fs, dir, emit, arg, depth, dirs};
 	tree_list(fs, dir, &r, walk_fill, &w);
 }
 
@@ -161,16 +170,61 @@ static void emit_buf(void *arg, const char *path)
 	buf_add(arg, path, strlen(path) + 1);
 }
 
+void kcache_note_moved(struct rfs *fs, const char *from, const char *to)
+{
+	struct rfs_kcache *kc = &fs->kc;
+	if (!kc->inval)
+		return;
+	size_t a = strlen(from), b = strlen(to);
+	char *item = malloc(a + b + 3); /* "\2from\0to" */
+	if (item) {
+		item[0] = '\x02';
+		memcpy(item + 1, from, a + 1);
+		memcpy(item + a + 2, to, b + 1);
+	}
+	pthread_mutex_lock(&kc->mu);
+	if (!item)
+		kc->all = true;
+	else if (!kc->all && push(kc, item))
+		item = NULL;
+	kc->noted++;
+	pthread_mutex_unlock(&kc->mu);
+	free(item);
+}
+
+/* A subtree moved from `from` to `to`: libfuse names its nodes by path
+ * and renames them only once the rename is answered, so a sync before
+ * that finds them under the old names, one after under the new: both. */
+struct moved {
+	struct buf *out;
+	const char *from, *to;
+};
+
+static void emit_moved(void *arg, const char *path)
+{
+	struct moved *m = arg;
+	emit_buf(m->out, path);
+	size_t n = strlen(m->to);
+	if (strncmp(path, m->to, n) || (path[n] && path[n] != '/'))
+		return;
+	struct buf old = BUF_INIT;
+	if (buf_adds(&old, m->from) == 0 && buf_adds(&old, path + n) == 0)
+		emit_buf(m->out, old.p);
+	buf_free(&old);
+}
+
 /* What a change at path may have changed (kcache.h): the root's own
  * files (config.toml, the top-level keys) and the daemon's (status,
- * errors, history) change with every change; and the item holding path,
- * a runner (runners/NAME/...) or a top-level table, whose files derive
- * from each other (registries/ and environment) and whose keys' inode
- * numbers follow their place. */
+ * errors, history) change with every change; and the files of the item
+ * holding path, a runner (runners/NAME/...) or a top-level table, which
+ * derive from each other (registries/ and environment) and whose keys'
+ * inode numbers follow their place. Not directories: their attributes
+ * change only when names come or go there (node.h), which the
+ * operation notes itself (ops.c). */
 static void expand_change(struct rfs *fs, const char *path, struct buf *out)
 {
-	walk_dir(fs, "", 0, emit_buf, out);
-	walk_dir(fs, ".runnerfs", 1, emit_buf, out);
+	walk_dir(fs, "", 0, false, emit_buf, out);
+	walk_dir(fs, ".runnerfs", 1, false, emit_buf, out);
 	const char *slash = strchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : strlen(path);
 	if (n == 7 && !strncmp(path, "runners", 7) && slash) {
@@ -181,7 +235,7 @@ static void expand_change(struct rfs *fs, const char *path, struct buf *out)
 	if (slash && n < sizeof(item)) {
 		memcpy(item, path, n);
 		item[n] = '\0';
-		walk_dir(fs, item, INT_MAX, emit_buf, out);
+		walk_dir(fs, item, INT_MAX, false, emit_buf, out);
 	}
 	emit_buf(out, path); /* also when it is gone now */
 }
@@ -204,6 +258,35 @@ static void send_one(struct rfs_kcache *kc, const char *path, uint64_t *sent)
 	/* -ENOENT: the kernel holds nothing for it */
 	if (kc->inval(kc->ctx, p) == 0)
 		(*sent)++;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each path of the NUL-separated list once (a burst of notes names the
+ * same files again and again; each one the kernel holds costs a write
+ * to /dev/fuse). */
+static void send_all(struct rfs_kcache *kc, struct buf *paths, uint64_t *sent)
+{
+	size_t n = 0;
+	for (size_t off = 0; off < paths->len; off += strlen(paths->p + off) + 1)
+		n++;
+	char **v = n ? malloc(n * sizeof(*v)) : NULL;
+	if (!v) {
+		for (size_t off = 0; off < paths->len; off += strlen(paths->p + off) + 1)
+			send_one(kc, paths->p + off, sent);
+		return;
+	}
+	size_t i = 0;
+	for (size_t off = 0; off < paths->len; off += strlen(paths->p + off) + 1)
+		v[i++] = paths->p + off;
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(v[i], v[i - 1]))
+			send_one(kc, v[i], sent);
+	free(v);
 }
 
 void kcache_sync(struct rfs *fs)
@@ -245,7 +328,7 @@ void kcache_sync(struct rfs *fs)
 		struct buf paths = BUF_INIT;
 		bool walk = all;
 		for (size_t i = 0; i < n && !walk; i++)
-			walk = v[i][0] == '\x01';
+			walk = v[i][0] == '\x01' || v[i][0] == '\x02';
 		if (walk) {
 			/* the tree as it is once no commit is in flight (names
 			 * are settled only after it, names.h) */
@@ -253,20 +336,24 @@ void kcache_sync(struct rfs *fs)
 			while (fs->txn.committing)
 				pthread_cond_wait(&fs->txn.committed, &fs->lock);
 			if (all)
-				walk_dir(fs, "", INT_MAX, emit_buf, &paths);
-			for (size_t i = 0; i < n && !all; i++)
-				if (v[i][0] == '\x01')
+				walk_dir(fs, "", INT_MAX, true, emit_buf, &paths);
+			for (size_t i = 0; i < n && !all; i++) {
+				if (v[i][0] == '\x01') {
 					expand_change(fs, v[i] + 1, &paths);
+				} else if (v[i][0] == '\x02') {
+					struct moved m = {&paths, v[i] + 1, v[i] + strlen(v[i]) + 1};
+					walk_dir(fs, m.to, INT_MAX, true, emit_moved, &m);
+				}
+			}
 			pthread_mutex_unlock(&fs->lock);
 		}
-		for (size_t off = 0; off < paths.len; off += strlen(paths.p + off) + 1)
-			send_one(kc, paths.p + off, &sent);
+		for (size_t i = 0; i < n; i++)
+			if (!all && v[i][0] != '\x01' && v[i][0] != '\x02')
+				emit_buf(&paths, v[i]);
+		send_all(kc, &paths, &sent);
 		buf_free(&paths);
-		for (size_t i = 0; i < n; i++) {
-			if (!all && v[i][0] != '\x01')
-				send_one(kc, v[i], &sent);
+		for (size_t i = 0; i < n; i++)
 			free(v[i]);
-		}
 		free(v);
 		pthread_mutex_lock(&kc->mu);
 		kc->busy = false;

@@ -45,6 +45,7 @@ struct handle {
 	bool failed;    /* a write() was rejected: never commit this */
 	bool created;   /* a new key: it exists once committed */
 	bool has_mtime; /* utimens while writing: the mtime after the commit */
+	bool unsynced;  /* written since the kernel's copy was last dropped */
 	bool cached;    /* read through the page cache (rfs_open): reads give
 			 * the value as it is now, never an older snapshot */
 	uint64_t gen;   /* fs->generation when buf was rendered */
@@ -133,6 +134,20 @@ static void note(struct rfs *fs, const char *p)
 	kcache_note(fs, p);
 	node_parent(p, dir, sizeof(dir));
 	kcache_note(fs, dir);
+}
+
+/* A handle that wrote (or truncated) leaves the kernel with its own idea
+ * of the file's size: drop it (a value's other attributes change with the
+ * commit, which notes its own scope; a new key's directory too). */
+static void note_handle(struct rfs *fs, struct handle *h, bool created)
+{
+	if (!h->unsynced)
+		return;
+	h->unsynced = false;
+	if (created || h->sd)
+		note(fs, h->path);
+	else
+		kcache_note(fs, h->path);
 }
 
 static const char *rel(const char *path)
@@ -496,6 +511,7 @@ static struct handle *scratch_handle(struct scratch *sc, const char *p, int flag
 	h->sd = scratch_data_ref(sc->data);
 	h->writable = (flags & O_ACCMODE) != O_RDONLY;
 	h->append = flags & O_APPEND;
+	h->unsynced = h->writable;
 	if (flags & O_TRUNC) {
 		buf_resize(&h->sd->content, 0);
 		clock_gettime(CLOCK_REALTIME, &h->sd->mtime);
@@ -518,7 +534,7 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
 	h->append = flags & O_APPEND;
 	int rc = 0;
 	if (flags & O_TRUNC) {
-		h->truncated = h->dirty = true;
+		h->truncated = h->dirty = h->unsynced = true;
 	} else if (r->kind == TK_CTLFILE || r->kind == TK_HISTFILE) {
 		rc = control_render(fs, r, &h->buf);
 	} else if (r->kind != TK_MISSING) {
@@ -599,6 +615,37 @@ static bool page_cacheable(struct rfs *fs, const char *p, const struct handle *h
 	return true;
 }
 
+/* An open for writing of p: the kernel will set p's size from it
+ * (O_TRUNC: 0) before anything is committed, and a page-cache read of p
+ * under way then stops at that size. Let those reads end first — they
+ * are a cat's open, read, close — waiting at most RFS_READER_WAIT_MS
+ * with fs->lock released; new readers meanwhile are direct
+ * (page_cacheable). */
+#define RFS_READER_WAIT_MS 200
+
+static bool cached_reader(struct rfs *fs, const char *p)
+{
+	for (const struct handle *x = fs->handles; x; x = x->next)
+		if (x->cached && !strcmp(x->path, p))
+			return true;
+	return false;
+}
+
+static void wait_cached_readers(struct rfs *fs, const char *p)
+{
+	if (!cached_reader(fs, p))
+		return;
+	pid_t caller = fs->caller;
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += RFS_READER_WAIT_MS * 1000000L;
+	dl.tv_sec += dl.tv_nsec / 1000000000L;
+	dl.tv_nsec %= 1000000000L;
+	while (cached_reader(fs, p) && pthread_cond_timedwait(&fs->reader_gone, &fs->lock, &dl) == 0)
+		;
+	fs->caller = caller;
+}
+
 static int rfs_open(const char *path, struct fuse_file_info *fi)
 {
 	if (!path)
@@ -632,6 +679,13 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		       (change_key_name(&r) && (fi->flags & O_ACCMODE) != O_RDONLY && !fs->opt.ro));
 	if (rc == 0 && !making)
 		rc = check_open(fs, p, &r, fi->flags);
+	if (rc == 0 && !read_only(fi->flags)) {
+		wait_cached_readers(fs, p);
+		/* the document may have changed while we waited */
+		rc = resolve(fs, p, &r);
+		if (rc == 0 && !making)
+			rc = check_open(fs, p, &r, fi->flags);
+	}
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags, &h);
 	if (rc == 0 && !making && read_only(fi->flags) && page_cacheable(fs, p, h)) {
@@ -799,7 +853,7 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		if (rc == 0)
 			memcpy(b->p + off, data, size);
 		clock_gettime(CLOCK_REALTIME, &h->sd->mtime);
-		kcache_note(fs, h->path); /* sent at this open's flush */
+		h->unsynced = true; /* noted at this open's flush */
 		pthread_mutex_unlock(&fs->lock);
 		return rc < 0 ? rc : (int)size;
 	}
@@ -843,7 +897,7 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		}
 		if (rc == 0) {
 			memcpy(h->buf.p + off, data, size);
-			h->wrote = h->dirty = true;
+			h->wrote = h->dirty = h->unsynced = true;
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -859,13 +913,13 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 		return 0;
 	lock_fs(fs);
 	int rc = 0;
+	bool created = h->created;
 	if (h->failed)
 		rc = -EINVAL;
 	else if (h->dirty && h->wrote)
 		rc = commit_handle(fs, h);
 	/* the kernel set the size from this open's writes, committed or not */
-	if (h->writable || h->truncated)
-		note(fs, h->path);
+	note_handle(fs, h, created);
 	unlock_fs(fs);
 	return rc;
 }
@@ -879,9 +933,9 @@ static int rfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	if (!h)
 		return 0;
 	lock_fs(fs);
+	bool created = h->created;
 	int rc = commit_handle(fs, h);
-	if (h->writable || h->truncated)
-		note(fs, h->path);
+	note_handle(fs, h, created);
 	unlock_fs(fs);
 	return rc;
 }
@@ -895,10 +949,12 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 		return 0;
 	lock_fs(fs);
 	/* `: > key`: truncated, never written; it happens now */
+	bool created = h->created;
 	if (h->dirty && !h->failed)
 		commit_handle(fs, h);
-	if (h->writable || h->truncated)
-		note(fs, h->path);
+	note_handle(fs, h, created);
+	if (h->cached)
+		pthread_cond_broadcast(&fs->reader_gone);
 	if (h->created) {
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, h->path);
 		if (e && --e->ts.tv_sec <= 0)
@@ -951,7 +1007,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			h->buf.p[size] = '\0';
 		}
 		if (rc == 0) {
-			h->dirty = true;
+			h->dirty = h->unsynced = true;
 			h->truncated |= size == 0;
 		}
 	} else {
@@ -1035,8 +1091,11 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_rename(fs, rel(from), rel(to), flags);
-	/* the transaction noted where it went; where it came from too */
+	/* the transaction noted where it went; where it came from too, and
+	 * what the kernel keeps under either name */
 	kcache_note_change(fs, rel(from));
+	if (rc == 0)
+		kcache_note_moved(fs, rel(from), rel(to));
 	note(fs, rel(from));
 	note(fs, rel(to));
 	unlock_fs(fs);

@@ -14,6 +14,10 @@
  *                                path, the root's files, .runnerfs/); a
  *                                runner's name, config.toml or root
  *                                registries/: everything
+ *   kcache_note_moved(fs, from, to)
+ *                                a rename: everything under to, under
+ *                                both names (libfuse renames its nodes
+ *                                only after the rename is answered)
  *   kcache_note_all(fs)          everything (an outside change, a reload)
  *   kcache_sync(fs)              send what was noted (fs->lock NOT held):
  *                                returns once every note made before the
@@ -51,7 +55,8 @@ struct rfs_kcache {
 	int (*inval)(void *ctx, const char *path);
 	void *ctx;
 	char **v;             /* paths noted, not yet sent ("\1path": a
-			       * change's scope, kcache_note_change) */
+			       * change's scope, kcache_note_change;
+			       * "\2from\0to": kcache_note_moved) */
 	size_t n, cap;
 	bool all;             /* everything: walk the tree when sending */
 	bool busy;            /* a thread is sending */
@@ -65,6 +70,7 @@ void kcache_init(struct rfs *fs);
 void kcache_free(struct rfs *fs);
 void kcache_note(struct rfs *fs, const char *path);
 void kcache_note_change(struct rfs *fs, const char *path);
+void kcache_note_moved(struct rfs *fs, const char *from, const char *to);
 void kcache_note_all(struct rfs *fs);
 void kcache_sync(struct rfs *fs);
 

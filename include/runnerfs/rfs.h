@@ -109,6 +109,7 @@ struct rfs {
 	struct rfs_map origins;   /* renamed path -> the path it had before */
 	struct scratch_set scratch;
 	struct handle *handles; /* open files (ops.c's) */
+	pthread_cond_t reader_gone; /* a page-cache reader closed (ops.c) */
 	struct reload reload;
 
 	struct rfs_watch watch;   /* outside writers (watch.h) */
