@@ -14,6 +14,10 @@
 #include "runnerfs/rfs.h"
 #include "runnerfs/tree.h"
 
+/* Notes this thread made since its last sync: a request that changed
+ * nothing (a read) does not wait for what other threads' changes send. */
+static __thread unsigned long mine;
+
 void kcache_init(struct rfs *fs)
 {
 	struct rfs_kcache *kc = &fs->kc;
@@ -36,6 +40,7 @@ void kcache_free(struct rfs *fs)
 	free(kc->v);
 	kc->v = NULL;
 	kc->cap = 0;
+	buf_free(&kc->ready);
 }
 
 /* kc->mu held: item joins the list (true), or there is no room and
@@ -79,6 +84,7 @@ void kcache_note(struct rfs *fs, const char *path)
 	pthread_mutex_lock(&kc->mu);
 	add(kc, path);
 	kc->noted++;
+	mine++;
 	pthread_mutex_unlock(&kc->mu);
 }
 
@@ -90,7 +96,9 @@ void kcache_note_all(struct rfs *fs)
 	pthread_mutex_lock(&kc->mu);
 	kc->all = true;
 	clear(kc);
+	buf_reset(&kc->ready);
 	kc->noted++;
+	mine++;
 	pthread_mutex_unlock(&kc->mu);
 }
 
@@ -162,6 +170,7 @@ void kcache_note_change(struct rfs *fs, const char *path)
 	else
 		kc->all = true;
 	kc->noted++;
+	mine++;
 	pthread_mutex_unlock(&kc->mu);
 }
 
@@ -188,6 +197,7 @@ void kcache_note_moved(struct rfs *fs, const char *from, const char *to)
 	else if (!kc->all && push(kc, item))
 		item = NULL;
 	kc->noted++;
+	mine++;
 	pthread_mutex_unlock(&kc->mu);
 	free(item);
 }
@@ -289,11 +299,42 @@ static void send_all(struct rfs_kcache *kc, struct buf *paths, uint64_t *sent)
 	free(v);
 }
 
+/* kc->mu held, and fs->lock: turn the notes into the paths they name
+ * (appended to out). */
+static void expand(struct rfs *fs, struct rfs_kcache *kc, struct buf *out)
+{
+	if (kc->all)
+		walk_dir(fs, "", INT_MAX, true, emit_buf, out);
+	for (size_t i = 0; i < kc->n && !kc->all; i++) {
+		if (kc->v[i][0] == '\x01') {
+			expand_change(fs, kc->v[i] + 1, out);
+		} else if (kc->v[i][0] == '\x02') {
+			struct moved m = {out, kc->v[i] + 1, kc->v[i] + strlen(kc->v[i]) + 1};
+			walk_dir(fs, m.to, INT_MAX, true, emit_moved, &m);
+		} else {
+			emit_buf(out, kc->v[i]);
+		}
+	}
+	kc->all = false;
+	clear(kc);
+}
+
+void kcache_expand(struct rfs *fs)
+{
+	struct rfs_kcache *kc = &fs->kc;
+	if (!kc->inval || !mine)
+		return;
+	pthread_mutex_lock(&kc->mu);
+	expand(fs, kc, &kc->ready);
+	pthread_mutex_unlock(&kc->mu);
+}
+
 void kcache_sync(struct rfs *fs)
 {
 	struct rfs_kcache *kc = &fs->kc;
-	if (!kc->inval)
+	if (!kc->inval || !mine)
 		return;
+	mine = 0;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&kc->mu);
@@ -317,44 +358,25 @@ void kcache_sync(struct rfs *fs)
 		/* take the batch: what is noted meanwhile is the next one */
 		kc->busy = true;
 		uint64_t upto = kc->noted;
-		bool all = kc->all;
-		char **v = kc->v;
-		size_t n = kc->n;
-		kc->all = false;
-		kc->v = NULL;
-		kc->n = kc->cap = 0;
+		struct buf paths = kc->ready;
+		kc->ready = (struct buf)BUF_INIT;
+		bool later = kc->all || kc->n; /* noted, not yet expanded */
 		pthread_mutex_unlock(&kc->mu);
-		uint64_t sent = 0;
-		struct buf paths = BUF_INIT;
-		bool walk = all;
-		for (size_t i = 0; i < n && !walk; i++)
-			walk = v[i][0] == '\x01' || v[i][0] == '\x02';
-		if (walk) {
-			/* the tree as it is once no commit is in flight (names
-			 * are settled only after it, names.h) */
+		if (later) {
+			/* notes made without unlock_fs (a write's error): the tree
+			 * as it is once no commit is in flight (names are settled
+			 * only after it, names.h) */
 			pthread_mutex_lock(&fs->lock);
 			while (fs->txn.committing)
 				pthread_cond_wait(&fs->txn.committed, &fs->lock);
-			if (all)
-				walk_dir(fs, "", INT_MAX, true, emit_buf, &paths);
-			for (size_t i = 0; i < n && !all; i++) {
-				if (v[i][0] == '\x01') {
-					expand_change(fs, v[i] + 1, &paths);
-				} else if (v[i][0] == '\x02') {
-					struct moved m = {&paths, v[i] + 1, v[i] + strlen(v[i]) + 1};
-					walk_dir(fs, m.to, INT_MAX, true, emit_moved, &m);
-				}
-			}
+			pthread_mutex_lock(&kc->mu);
+			expand(fs, kc, &paths);
+			pthread_mutex_unlock(&kc->mu);
 			pthread_mutex_unlock(&fs->lock);
 		}
-		for (size_t i = 0; i < n; i++)
-			if (!all && v[i][0] != '\x01' && v[i][0] != '\x02')
-				emit_buf(&paths, v[i]);
+		uint64_t sent = 0;
 		send_all(kc, &paths, &sent);
 		buf_free(&paths);
-		for (size_t i = 0; i < n; i++)
-			free(v[i]);
-		free(v);
 		pthread_mutex_lock(&kc->mu);
 		kc->busy = false;
 		kc->done = upto;

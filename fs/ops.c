@@ -121,6 +121,7 @@ static void lock_fs_to_change(struct rfs *fs)
  * released (a page being read needs it). */
 static void unlock_fs(struct rfs *fs)
 {
+	kcache_expand(fs);
 	pthread_mutex_unlock(&fs->lock);
 	kcache_sync(fs);
 }

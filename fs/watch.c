@@ -130,6 +130,7 @@ static void *watch_thread(void *arg)
 		    (fs->watch.writing && ms_since(&fs->watch.last) >= RFS_WRITER_WAIT_MS) ||
 		    (fs->disk_state < 0 && timeout == 1000))
 			reread(fs);
+		kcache_expand(fs);
 		pthread_mutex_unlock(&fs->lock);
 		kcache_sync(fs); /* what the kernel kept of the old version */
 	}

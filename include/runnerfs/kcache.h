@@ -19,14 +19,20 @@
  *                                both names (libfuse renames its nodes
  *                                only after the rename is answered)
  *   kcache_note_all(fs)          everything (an outside change, a reload)
+ *   kcache_expand(fs)            with fs->lock held, at the end of the
+ *                                operation (its bookkeeping done): the
+ *                                paths the notes name, as the tree is now
  *   kcache_sync(fs)              send what was noted (fs->lock NOT held):
- *                                returns once every note made before the
- *                                call has reached the kernel
+ *                                if this thread noted anything since its
+ *                                last sync, returns once every note made
+ *                                before the call has reached the kernel;
+ *                                a thread that noted nothing (a read)
+ *                                returns at once
  *
  * Notes are made with fs->lock held and only record the path; the tree
- * is walked to know the paths of a change's scope when it is sent
- * (with fs->lock, once no commit is in flight: the change's caller has
- * then done its bookkeeping of names, names.h). kcache_sync runs after
+ * is walked to know the paths of a change's scope at the end of the
+ * operation (kcache_expand, still under fs->lock: the change's caller
+ * has then done its bookkeeping of names, names.h). kcache_sync runs after
  * the operation has released fs->lock, in the thread that made the
  * change (a request handler, the watch thread), before the request is
  * answered: so `echo x > f` returns once no stale copy of anything it
@@ -45,6 +51,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runnerfs/buf.h"
+
 struct rfs;
 
 struct rfs_kcache {
@@ -59,6 +67,7 @@ struct rfs_kcache {
 			       * "\2from\0to": kcache_note_moved) */
 	size_t n, cap;
 	bool all;             /* everything: walk the tree when sending */
+	struct buf ready;     /* expanded: NUL-separated paths to send */
 	bool busy;            /* a thread is sending */
 	uint64_t noted, done; /* notes made / sent */
 	uint64_t invalidations; /* sent to the kernel, for the log */
@@ -72,6 +81,7 @@ void kcache_note(struct rfs *fs, const char *path);
 void kcache_note_change(struct rfs *fs, const char *path);
 void kcache_note_moved(struct rfs *fs, const char *from, const char *to);
 void kcache_note_all(struct rfs *fs);
+void kcache_expand(struct rfs *fs);
 void kcache_sync(struct rfs *fs);
 
 #endif
