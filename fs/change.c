@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "runnerfs/change.h"
+#include "runnerfs/kcache.h"
 #include "runnerfs/fresh.h"
 #include "runnerfs/names.h"
 #include "runnerfs/node.h"
@@ -398,7 +399,14 @@ int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char 
 	struct tree_ref r;
 	if (kind != TK_CONFIG && resolve(fs, p, &r) == 0)
 		was_missing = r.kind == TK_MISSING;
+	/* a new value of a key that exists changes its own file alone (and
+	 * config.toml, .runnerfs/); environment is also registries/, and a
+	 * runner's name its directory (kcache.h) */
+	const char *base = strrchr(p, '/');
+	base = base ? base + 1 : p;
+	kcache_value_only(kind == TK_VALUE && !was_missing && strcmp(base, "environment") && strcmp(base, "name"));
 	int rc = txn_run(fs, p, kind == TK_CONFIG ? replace_fn : store_fn, &a);
+	kcache_value_only(false);
 	if (rc < 0) {
 		/* a save that removed the key and then failed (install of a bad
 		 * value): the key comes back as it was, nothing is lost */

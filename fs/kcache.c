@@ -17,6 +17,14 @@
 /* Notes this thread made since its last sync: a request that changed
  * nothing (a read) does not wait for what other threads' changes send. */
 static __thread unsigned long mine;
+/* This thread's change is a new value of an existing key (kcache.h):
+ * per thread, as a transaction releases fs->lock while it commits. */
+static __thread bool value_only;
+
+void kcache_value_only(bool on)
+{
+	value_only = on;
+}
 
 void kcache_init(struct rfs *fs)
 {
@@ -163,7 +171,7 @@ void kcache_note_change(struct rfs *fs, const char *path)
 		return;
 	}
 	char item[PATH_MAX];
-	int len = snprintf(item, sizeof(item), "\x01%s", path);
+	int len = snprintf(item, sizeof(item), "%c%s", value_only ? '\x04' : '\x01', path);
 	pthread_mutex_lock(&kc->mu);
 	if (len > 0 && (size_t)len < sizeof(item))
 		add(kc, item);
@@ -308,6 +316,10 @@ static void expand(struct rfs *fs, struct rfs_kcache *kc, struct buf *out)
 	for (size_t i = 0; i < kc->n && !kc->all; i++) {
 		if (kc->v[i][0] == '\x01') {
 			expand_change(fs, kc->v[i] + 1, out);
+		} else if (kc->v[i][0] == '\x04') {
+			emit_buf(out, kc->v[i] + 1);
+			emit_buf(out, "config.toml");
+			walk_dir(fs, ".runnerfs", 1, false, emit_buf, out);
 		} else if (kc->v[i][0] == '\x02') {
 			struct moved m = {out, kc->v[i] + 1, kc->v[i] + strlen(kc->v[i]) + 1};
 			walk_dir(fs, m.to, INT_MAX, true, emit_moved, &m);

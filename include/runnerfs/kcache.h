@@ -13,7 +13,11 @@
  *                                the runner or top-level table holding
  *                                path, the root's files, .runnerfs/); a
  *                                runner's name, config.toml or root
- *                                registries/: everything
+ *                                registries/: everything; after
+ *                                kcache_value_only(true) in this thread
+ *                                (change_store: a new value of a key that
+ *                                exists changes only its own file),
+ *                                path, config.toml and .runnerfs/ alone
  *   kcache_note_moved(fs, from, to)
  *                                a rename: everything under to, under
  *                                both names (libfuse renames its nodes
@@ -80,6 +84,7 @@ void kcache_free(struct rfs *fs);
 void kcache_note(struct rfs *fs, const char *path);
 void kcache_note_change(struct rfs *fs, const char *path);
 void kcache_note_moved(struct rfs *fs, const char *from, const char *to);
+void kcache_value_only(bool on);
 void kcache_note_all(struct rfs *fs);
 void kcache_expand(struct rfs *fs);
 void kcache_sync(struct rfs *fs);

@@ -193,3 +193,27 @@ def test_renamed_runner_values_are_not_stale(runnerfs):
     m.sh("echo renamed-01 > %sname" % R1)
     wait_for(lambda: "renamed-01" in m.listdir("runners"), timeout=2, what="the new name")
     assert m.read("runners/renamed-01/url") == url1
+
+
+def test_environment_write_shows_in_cached_registry_files(runnerfs):
+    """The other way round: environment written as a whole, the files of
+    registries/ the kernel kept follow."""
+    m = runnerfs(F01)
+    m.sh("mkdir %sregistries/reg.test && echo deploy > %sregistries/reg.test/username && "
+         "echo s3cret > %sregistries/reg.test/password" % (R1, R1, R1))
+    u = R1 + "registries/reg.test/username"
+    assert keep(m, u) == b"deploy\n"
+    env = m.read(R1 + "environment")
+    # the same credentials under another user name, written to environment
+    m.sh("rm -r %sregistries/reg.test" % R1)
+    m.sh("mkdir %sregistries/reg.test && echo ops > %sregistries/reg.test/username && "
+         "echo s3cret > %sregistries/reg.test/password" % (R1, R1, R1))
+    env_ops = m.read(R1 + "environment")
+    m.sh("rm -r %sregistries/reg.test" % R1)
+    with open(m.path(R1 + "environment"), "wb") as f:
+        f.write(env)
+    assert keep(m, u) == b"deploy\n"
+    with open(m.path(R1 + "environment"), "wb") as f:
+        f.write(env_ops)
+    assert m.read(u) == b"ops\n"
+    assert os.stat(m.path(u)).st_size == 4
