@@ -99,6 +99,7 @@ void kcache_note(struct rfs *fs, const char *path)
 void kcache_note_all(struct rfs *fs)
 {
 	struct rfs_kcache *kc = &fs->kc;
+	kc->content_gen++;
 	if (!kc->inval)
 		return;
 	pthread_mutex_lock(&kc->mu);
@@ -156,6 +157,7 @@ static void walk_dir(struct rfs *fs, const char *dir, int depth, bool dirs,
 void kcache_note_change(struct rfs *fs, const char *path)
 {
 	struct rfs_kcache *kc = &fs->kc;
+	kc->content_gen++;
 	if (!kc->inval)
 		return;
 	const char *slash = strchr(path, '/');
@@ -190,6 +192,7 @@ static void emit_buf(void *arg, const char *path)
 void kcache_note_moved(struct rfs *fs, const char *from, const char *to)
 {
 	struct rfs_kcache *kc = &fs->kc;
+	kc->content_gen++;
 	if (!kc->inval)
 		return;
 	size_t a = strlen(from), b = strlen(to);

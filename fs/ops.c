@@ -48,7 +48,7 @@ struct handle {
 	bool unsynced;  /* written since the kernel's copy was last dropped */
 	bool cached;    /* read through the page cache (rfs_open): reads give
 			 * the value as it is now, never an older snapshot */
-	uint64_t gen;   /* fs->generation when buf was rendered */
+	uint64_t gen;   /* fs->kc.content_gen when buf was rendered */
 	struct timespec mtime;
 	struct scratch_data *sd; /* a scratch file: reads and writes go here */
 	pid_t pid;               /* who opened it (its commit may come at release) */
@@ -691,7 +691,7 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		rc = new_handle(fs, p, &r, fi->flags, &h);
 	if (rc == 0 && !making && read_only(fi->flags) && page_cacheable(fs, p, h)) {
 		h->cached = true;
-		h->gen = fs->generation;
+		h->gen = fs->kc.content_gen;
 	}
 	if (rc == 0 && making) {
 		struct timespec one = {1, 0};
@@ -792,7 +792,7 @@ static int rfs_read(const char *path, char *buf, size_t size, off_t off, struct 
 		return -EBADF;
 	struct rfs *fs = ctx();
 	pthread_mutex_lock(&fs->lock);
-	if (h->cached && h->gen != fs->generation) {
+	if (h->cached && h->gen != fs->kc.content_gen) {
 		/* What this READ returns fills the page cache every open
 		 * shares (keep_cache): the value as it is now, not as it was
 		 * when this handle was opened. Gone since: what it was. */
@@ -804,7 +804,7 @@ static int rfs_read(const char *path, char *buf, size_t size, off_t off, struct 
 		} else {
 			buf_free(&now);
 		}
-		h->gen = fs->generation;
+		h->gen = fs->kc.content_gen;
 	}
 	const struct buf *b = h->sd ? &h->sd->content : &h->buf;
 	size_t n = 0;
@@ -901,8 +901,12 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 			h->wrote = h->dirty = h->unsynced = true;
 		}
 	}
+	if (rc < 0) {
+		unlock_fs(fs); /* .runnerfs/errors grew: stat sees it at once */
+		return rc;
+	}
 	pthread_mutex_unlock(&fs->lock);
-	return rc < 0 ? rc : (int)size;
+	return (int)size;
 }
 
 static int rfs_flush(const char *path, struct fuse_file_info *fi)

@@ -75,6 +75,10 @@ struct rfs_kcache {
 	bool busy;            /* a thread is sending */
 	uint64_t noted, done; /* notes made / sent */
 	uint64_t invalidations; /* sent to the kernel, for the log */
+	/* bumped by every note of a change of the document (also one that
+	 * was undone, whose bytes readers saw meanwhile): a page-cache open
+	 * rendered before it renders again (ops.c). Guarded by fs->lock. */
+	uint64_t content_gen;
 };
 
 #define RFS_KCACHE_WAIT_MS 1000
