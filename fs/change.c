@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "runnerfs/change.h"
+#include "runnerfs/kcache.h"
 #include "runnerfs/fresh.h"
 #include "runnerfs/names.h"
 #include "runnerfs/node.h"
@@ -49,6 +50,7 @@ struct scratch *change_scratch_parent(struct rfs *fs, const char *p)
 static void drop_half_passwords(struct rfs *fs, const char *reg)
 {
 	rfs_map_del_prefix(&fs->chg.halfreg, reg);
+	kcache_note_change(fs, reg); /* what the kernel keeps of its files */
 }
 
 /* p went with another change a moment ago (rfs_change.gone) */
@@ -249,6 +251,7 @@ static int keep_half_password(struct rfs *fs, const struct tree_ref *r, const ch
 		r->canon, dir);
 	node_touch(fs, r->canon);
 	node_touch(fs, dir);
+	kcache_note_change(fs, r->canon);
 	return 1;
 }
 
@@ -514,7 +517,14 @@ int change_store(struct rfs *fs, const char *p, enum tree_kind kind, const char 
 		if (half != 0)
 			return half < 0 ? half : 0;
 	}
+	/* a new value of a key that exists changes its own file alone (and
+	 * config.toml, .runnerfs/); environment is also registries/, and a
+	 * runner's name its directory (kcache.h) */
+	const char *base = strrchr(p, '/');
+	base = base ? base + 1 : p;
+	kcache_value_only(kind == TK_VALUE && !was_missing && strcmp(base, "environment") && strcmp(base, "name"));
 	int rc = txn_run(fs, p, kind == TK_CONFIG ? replace_fn : store_fn, &a);
+	kcache_value_only(false);
 	if (rc < 0) {
 		if (kind != TK_CONFIG)
 			change_refused(fs, p);
@@ -824,6 +834,7 @@ static int keep_password_alone(struct rfs *fs, const struct tree_ref *r, const c
 		rc = 0;
 	if (rc == 1 && buf_addc(&pw, '\0') == 0 && (rc = change_registry(fs, ap, 'u', NULL)) == 0) {
 		rfs_map_set(&fs->chg.halfreg, pp, NULL, pw.p);
+		kcache_note_change(fs, pp);
 		note_gone(fs, ap);
 		rfs_log(RFS_LOG_INFO, "%s: its user name went, so auth went too; the password waits in memory for a new one",
 			dir);

@@ -437,7 +437,7 @@ static int writer_active(struct commit *c, int *keep)
 
 int commit_busy(struct commit *c)
 {
-	int fd;
+	int fd = -1; /* stays -1 without a directory to look in */
 	int r = c->dirfd >= 0 ? writer_active(c, &fd) : 0;
 	if (r == 0 && fd >= 0)
 		c->ops->close(fd);

@@ -231,12 +231,14 @@ static void free_fs(struct rfs *fs)
 	names_free(fs);
 	free(fs->chg.unset_path);
 	fresh_free(fs);
+	kcache_free(fs);
 	free(fs->opt.config);
 	free(fs->opt.mountpoint);
 	free(fs->opt.reload);
 	free(fs->opt.docker_host);
 	reload_fini(&fs->reload);
 	pthread_cond_destroy(&fs->txn.committed);
+	pthread_cond_destroy(&fs->reader_gone);
 	pthread_mutex_destroy(&fs->lock);
 }
 
@@ -246,6 +248,8 @@ int daemon_main(int argc, char **argv)
 	memset(&fs, 0, sizeof(fs));
 	pthread_mutex_init(&fs.lock, NULL);
 	pthread_cond_init(&fs.txn.committed, NULL);
+	kcache_init(&fs);
+	pthread_cond_init(&fs.reader_gone, NULL);
 	fs.watch.fd = -1;
 	{
 		char ignore[8];

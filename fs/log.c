@@ -83,5 +83,8 @@ int rfs_error(struct rfs *fs, int err, const char *path, const char *fmt, ...)
 		}
 		fs->errors[slot] = copy;
 	}
+	/* .runnerfs/errors grew, status counts it (kcache.h) */
+	kcache_note(fs, ".runnerfs/errors");
+	kcache_note(fs, ".runnerfs/status");
 	return err;
 }

@@ -25,6 +25,7 @@
 #include "runnerfs/change.h"
 #include "runnerfs/control.h"
 #include "runnerfs/fresh.h"
+#include "runnerfs/kcache.h"
 #include "runnerfs/node.h"
 #include "runnerfs/registry.h"
 #include "runnerfs/ops.h"
@@ -44,6 +45,10 @@ struct handle {
 	bool failed;    /* a write() was rejected: never commit this */
 	bool created;   /* a new key: it exists once committed */
 	bool has_mtime; /* utimens while writing: the mtime after the commit */
+	bool unsynced;  /* written since the kernel's copy was last dropped */
+	bool cached;    /* read through the page cache (rfs_open): reads give
+			 * the value as it is now, never an older snapshot */
+	uint64_t gen;   /* fs->kc.content_gen when buf was rendered */
 	struct timespec mtime;
 	struct scratch_data *sd; /* a scratch file: reads and writes go here */
 	pid_t pid;               /* who opened it (its commit may come at release) */
@@ -109,6 +114,41 @@ static void lock_fs_to_change(struct rfs *fs)
 {
 	lock_fs(fs);
 	txn_settle(fs);
+}
+
+/* The end of an operation: what it changed is dropped from the kernel's
+ * caches before the request is answered (kcache.h), with fs->lock
+ * released (a page being read needs it). */
+static void unlock_fs(struct rfs *fs)
+{
+	kcache_expand(fs);
+	pthread_mutex_unlock(&fs->lock);
+	kcache_sync(fs);
+}
+
+/* p, and the directory holding it (its mtime, its size), may have
+ * changed outside a transaction (scratch files, times, an open writer's
+ * size): fs->lock held. */
+static void note(struct rfs *fs, const char *p)
+{
+	char dir[PATH_MAX];
+	kcache_note(fs, p);
+	node_parent(p, dir, sizeof(dir));
+	kcache_note(fs, dir);
+}
+
+/* A handle that wrote (or truncated) leaves the kernel with its own idea
+ * of the file's size: drop it (a value's other attributes change with the
+ * commit, which notes its own scope; a new key's directory too). */
+static void note_handle(struct rfs *fs, struct handle *h, bool created)
+{
+	if (!h->unsynced)
+		return;
+	h->unsynced = false;
+	if (created || h->sd)
+		note(fs, h->path);
+	else
+		kcache_note(fs, h->path);
 }
 
 static const char *rel(const char *path)
@@ -240,8 +280,11 @@ static int rfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		return -ENOENT;
 	struct rfs *fs = ctx();
 	lock_fs(fs);
-	int rc = attr_of(fs, rel(path), st, hof(fi));
-	pthread_mutex_unlock(&fs->lock);
+	/* fstat of a file open for reading: the node's attributes, which the
+	 * kernel keeps for every open, not the size of this open's snapshot */
+	struct handle *h = hof(fi) && (hof(fi)->writable || hof(fi)->truncated || hof(fi)->sd) ? hof(fi) : NULL;
+	int rc = attr_of(fs, rel(path), st, h);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -412,7 +455,7 @@ static int rfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 		if (filler(buf, e->name, &st, (off_t)i + 1, plus))
 			break;
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -483,6 +526,7 @@ static struct handle *scratch_handle(struct scratch *sc, const char *p, int flag
 	h->sd = scratch_data_ref(sc->data);
 	h->writable = (flags & O_ACCMODE) != O_RDONLY;
 	h->append = flags & O_APPEND;
+	h->unsynced = h->writable;
 	if (flags & O_TRUNC) {
 		buf_resize(&h->sd->content, 0);
 		clock_gettime(CLOCK_REALTIME, &h->sd->mtime);
@@ -505,7 +549,7 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
 	h->append = flags & O_APPEND;
 	int rc = 0;
 	if (flags & O_TRUNC) {
-		h->truncated = h->dirty = true;
+		h->truncated = h->dirty = h->unsynced = true;
 	} else if (r->kind != TK_MISSING) {
 		rc = render(fs, r, &h->buf);
 	}
@@ -568,6 +612,53 @@ static bool read_only(int flags)
 	return (flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC);
 }
 
+/* May a read-only open of p (handle h, its value rendered) use the page
+ * cache? A value of one page at most: the kernel reads it with one READ,
+ * never half of one version and half of the next. And nobody has p open
+ * for writing: the kernel sets the inode's size from their writes
+ * (O_TRUNC makes it 0) before anything is committed, and page-cache
+ * reads stop at that size (docs/performance.md). */
+static bool page_cacheable(struct rfs *fs, const char *p, const struct handle *h)
+{
+	if ((h->kind != TK_VALUE && h->kind != TK_REGFILE) || h->buf.len > 4096)
+		return false;
+	for (const struct handle *x = fs->handles; x; x = x->next)
+		if ((x->writable || x->truncated) && !strcmp(x->path, p))
+			return false;
+	return true;
+}
+
+/* An open for writing of p: the kernel will set p's size from it
+ * (O_TRUNC: 0) before anything is committed, and a page-cache read of p
+ * under way then stops at that size. Let those reads end first — they
+ * are a cat's open, read, close — waiting at most RFS_READER_WAIT_MS
+ * with fs->lock released; new readers meanwhile are direct
+ * (page_cacheable). */
+#define RFS_READER_WAIT_MS 200
+
+static bool cached_reader(struct rfs *fs, const char *p)
+{
+	for (const struct handle *x = fs->handles; x; x = x->next)
+		if (x->cached && !strcmp(x->path, p))
+			return true;
+	return false;
+}
+
+static void wait_cached_readers(struct rfs *fs, const char *p)
+{
+	if (!cached_reader(fs, p))
+		return;
+	pid_t caller = fs->caller;
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += RFS_READER_WAIT_MS * 1000000L;
+	dl.tv_sec += dl.tv_nsec / 1000000000L;
+	dl.tv_nsec %= 1000000000L;
+	while (cached_reader(fs, p) && pthread_cond_timedwait(&fs->reader_gone, &fs->lock, &dl) == 0)
+		;
+	fs->caller = caller;
+}
+
 static int rfs_open(const char *path, struct fuse_file_info *fi)
 {
 	if (!path)
@@ -583,7 +674,7 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		struct handle *sh = sc->type == SC_FILE ? scratch_handle(sc, p, fi->flags) : NULL;
 		if (sh)
 			track(fs, sh);
-		pthread_mutex_unlock(&fs->lock);
+		unlock_fs(fs);
 		if (!sh)
 			return sc->type == SC_FILE ? -ENOMEM : sc->type == SC_DIR ? -EISDIR : -ELOOP;
 		fi->fh = (uintptr_t)sh;
@@ -601,8 +692,19 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 		       (change_key_name(&r) && (fi->flags & O_ACCMODE) != O_RDONLY && !fs->opt.ro));
 	if (rc == 0 && !making)
 		rc = check_open(fs, p, &r, fi->flags);
+	if (rc == 0 && !read_only(fi->flags)) {
+		wait_cached_readers(fs, p);
+		/* the document may have changed while we waited */
+		rc = resolve(fs, p, &r);
+		if (rc == 0 && !making)
+			rc = check_open(fs, p, &r, fi->flags);
+	}
 	if (rc == 0)
 		rc = new_handle(fs, p, &r, fi->flags, &h);
+	if (rc == 0 && !making && read_only(fi->flags) && page_cacheable(fs, p, h)) {
+		h->cached = true;
+		h->gen = fs->kc.content_gen;
+	}
 	if (rc == 0 && making) {
 		struct timespec one = {1, 0};
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, p);
@@ -614,17 +716,19 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 	}
 	if (rc == 0)
 		track(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	if (rc < 0)
 		return rc;
 	fi->fh = (uintptr_t)h;
-	/* Always direct, never the page cache: a read-only open reads the
-	 * snapshot its handle took, and the size the kernel keeps for the
-	 * inode is not that snapshot's while another open writes the file
-	 * (O_TRUNC and writes set it locally; a GETATTR that crosses a write
-	 * is dropped), so page-cache reads came back empty or cut under
-	 * concurrent writers (test_many_writers). See docs/performance.md. */
-	fi->direct_io = 1;
+	/* A small value opened for reading comes from the page cache, kept
+	 * across opens: no READ for EOF, none at all while it is cached.
+	 * kcache.h drops it at every change; a READ gives the value as it is
+	 * now (rfs_read). Everything else is direct: each open reads the
+	 * snapshot it took (config.toml and history are read in pieces and
+	 * must not mix two versions; control files change by themselves;
+	 * scratch files are written by other opens without a commit). */
+	fi->direct_io = !h->cached;
+	fi->keep_cache = h->cached;
 	fi->noflush = read_only(fi->flags);
 	return 0;
 }
@@ -653,7 +757,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 			change_note_scratch(fs, p, &r, in_scratch_dir);
 			track(fs, h);
 		}
-		pthread_mutex_unlock(&fs->lock);
+		note(fs, p);
+		unlock_fs(fs);
 		if (rc < 0)
 			return rc;
 		fi->fh = (uintptr_t)h;
@@ -683,7 +788,8 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (rc == 0)
 		track(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, p); /* a new name, or one whose size the kernel sets to 0 */
+	unlock_fs(fs);
 	if (rc < 0)
 		return rc;
 	fi->fh = (uintptr_t)h;
@@ -699,6 +805,20 @@ static int rfs_read(const char *path, char *buf, size_t size, off_t off, struct 
 		return -EBADF;
 	struct rfs *fs = ctx();
 	pthread_mutex_lock(&fs->lock);
+	if (h->cached && h->gen != fs->kc.content_gen) {
+		/* What this READ returns fills the page cache every open
+		 * shares (keep_cache): the value as it is now, not as it was
+		 * when this handle was opened. Gone since: what it was. */
+		struct tree_ref r;
+		struct buf now = BUF_INIT;
+		if (resolve(fs, h->path, &r) == 0 && r.kind == h->kind && tree_render(fs->doc, &r, &now) == 0) {
+			buf_free(&h->buf);
+			h->buf = now;
+		} else {
+			buf_free(&now);
+		}
+		h->gen = fs->kc.content_gen;
+	}
 	const struct buf *b = h->sd ? &h->sd->content : &h->buf;
 	size_t n = 0;
 	if ((size_t)off < b->len) {
@@ -747,6 +867,7 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		if (rc == 0)
 			memcpy(b->p + off, data, size);
 		clock_gettime(CLOCK_REALTIME, &h->sd->mtime);
+		h->unsynced = true; /* noted at this open's flush */
 		pthread_mutex_unlock(&fs->lock);
 		return rc < 0 ? rc : (int)size;
 	}
@@ -797,11 +918,15 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 		}
 		if (rc == 0) {
 			memcpy(h->buf.p + off, data, size);
-			h->wrote = h->dirty = true;
+			h->wrote = h->dirty = h->unsynced = true;
 		}
 	}
+	if (rc < 0) {
+		unlock_fs(fs); /* .runnerfs/errors grew: stat sees it at once */
+		return rc;
+	}
 	pthread_mutex_unlock(&fs->lock);
-	return rc < 0 ? rc : (int)size;
+	return (int)size;
 }
 
 static int rfs_flush(const char *path, struct fuse_file_info *fi)
@@ -815,6 +940,7 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 	int rc = 0;
 	struct tree_ref r;
 	char why[300];
+	bool created = h->created;
 	if (h->failed)
 		rc = -EINVAL;
 	else if (h->dirty && h->wrote)
@@ -827,7 +953,9 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 		 * write may still come; if it does not, RELEASE refuses the
 		 * empty value and logs it once. */
 		rc = -EINVAL;
-	pthread_mutex_unlock(&fs->lock);
+	/* the kernel set the size from this open's writes, committed or not */
+	note_handle(fs, h, created);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -840,8 +968,10 @@ static int rfs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	if (!h)
 		return 0;
 	lock_fs(fs);
+	bool created = h->created;
 	int rc = commit_handle(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	note_handle(fs, h, created);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -854,6 +984,7 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 		return 0;
 	lock_fs(fs);
 	/* `: > key`: truncated, never written; it happens now */
+	bool created = h->created;
 	if (h->dirty && !h->failed)
 		commit_handle(fs, h);
 	if (h->sd && h->writable) {
@@ -861,13 +992,16 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 		h->sd->reported = false;
 	}
 	change_stale_scratch(fs);
+	note_handle(fs, h, created);
+	if (h->cached)
+		pthread_cond_broadcast(&fs->reader_gone);
 	if (h->created) {
 		struct rfs_map_entry *e = rfs_map_get(&fs->pending, h->path);
 		if (e && --e->ts.tv_sec <= 0)
 			rfs_map_del(&fs->pending, h->path);
 	}
 	untrack(fs, h);
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	free_handle(h);
 	return 0;
 }
@@ -890,6 +1024,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		if (rc == 0)
 			rc = buf_resize(&d->content, (size_t)size);
 		clock_gettime(CLOCK_REALTIME, &d->mtime);
+		note(fs, p);
 	} else if (h) {
 		/* ftruncate: part of an edit in progress (vim, rsync --inplace) */
 		if (!h->writable) {
@@ -907,7 +1042,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			h->buf.p[size] = '\0';
 		}
 		if (rc == 0) {
-			h->dirty = true;
+			h->dirty = h->unsynced = true;
 			h->truncated |= size == 0;
 		}
 	} else {
@@ -934,7 +1069,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			free(t);
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -955,7 +1090,8 @@ static int rfs_unlink(const char *path)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_unlink(fs, rel(path));
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, rel(path)); /* scratch names too, not only the document */
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -966,7 +1102,8 @@ static int rfs_rmdir(const char *path)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_rmdir(fs, rel(path));
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, rel(path)); /* scratch names too, not only the document */
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -977,7 +1114,8 @@ static int rfs_mkdir(const char *path, mode_t mode)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_mkdir(fs, rel(path), mode);
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, rel(path)); /* scratch names too, not only the document */
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -988,7 +1126,14 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_rename(fs, rel(from), rel(to), flags);
-	pthread_mutex_unlock(&fs->lock);
+	/* the transaction noted where it went; where it came from too, and
+	 * what the kernel keeps under either name */
+	kcache_note_change(fs, rel(from));
+	if (rc == 0)
+		kcache_note_moved(fs, rel(from), rel(to));
+	note(fs, rel(from));
+	note(fs, rel(to));
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1010,7 +1155,8 @@ static int rfs_symlink(const char *target, const char *path)
 		rc = -EACCES;
 	if (rc == 0)
 		rc = buf_adds(&sc->data->content, target);
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, p);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1030,7 +1176,7 @@ static int rfs_readlink(const char *path, char *buf, size_t size)
 		memcpy(buf, sc->data->content.p, n);
 		buf[n] = '\0';
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1061,7 +1207,8 @@ static int rfs_link(const char *from, const char *to)
 		rc = tree_render(fs->doc, &rf, &sc->data->content);
 	else if (rc == 0)
 		rc = -EPERM;
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, t);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1082,7 +1229,8 @@ static int rfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	else if (hof(fi) && hof(fi)->sd)
 		hof(fi)->sd->mode = mode & 07777;
 	int rc = attr_of(fs, rel(path), &st, hof(fi));
-	pthread_mutex_unlock(&fs->lock);
+	note(fs, rel(path));
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1096,7 +1244,7 @@ static int rfs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_in
 	(void)gid;
 	lock_fs(fs);
 	int rc = attr_of(fs, rel(path), &st, hof(fi));
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1131,8 +1279,9 @@ static int rfs_utimens(const char *path, const struct timespec tv[2], struct fus
 		} else {
 			rc = rfs_map_set(&fs->mtimes, p, &t, NULL);
 		}
+		note(fs, p);
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1148,7 +1297,7 @@ static int rfs_statfs(const char *path, struct statvfs *sv)
 	sv->f_blocks = len / 4096 + 1;
 	sv->f_files = toml_node_count_all(fs->doc);
 	sv->f_namemax = 255;
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return 0;
 }
 
@@ -1214,7 +1363,7 @@ static int rfs_getxattr(const char *path, const char *name, char *value, size_t 
 			rc = (int)n;
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1246,7 +1395,7 @@ static int rfs_listxattr(const char *path, char *list, size_t size)
 			rc = (int)need;
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs);
 	return rc;
 }
 
@@ -1270,22 +1419,30 @@ static int rfs_removexattr(const char *path, const char *name)
 	return -EOPNOTSUPP;
 }
 
+static int invalidate(void *f, const char *path)
+{
+	return fuse_invalidate_path(f, path);
+}
+
 static void *rfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	cfg->use_ino = 1;
 	cfg->hard_remove = 1;    /* no .fuse_hidden files: nothing here is on disk */
 	cfg->entry_timeout = 1;
 	cfg->negative_timeout = 0; /* a name made a moment ago must be found */
-	/* sizes change with every commit, and a kept attribute would need
-	 * invalidating after each: for 5% of the requests of a walk (one
-	 * GETATTR per directory, now that readdir gives d_type) it is not
-	 * worth it (docs/performance.md) */
-	cfg->attr_timeout = 0;
+	/* kept for a second, and dropped at every change before it is
+	 * answered (kcache.h): page-cache reads need a size the kernel may
+	 * trust, or each read asks for it again (docs/performance.md) */
+	cfg->attr_timeout = 1;
 	/* READDIRPLUS for every part of a directory, not only the first */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	/* here, not before fuse_main: it has forked into the background by
 	 * now, and threads do not survive a fork */
 	struct rfs *fs = ctx();
+	pthread_mutex_lock(&fs->kc.mu);
+	fs->kc.ctx = fuse_get_context()->fuse;
+	fs->kc.inval = invalidate;
+	pthread_mutex_unlock(&fs->kc.mu);
 	int r = watch_start(fs);
 	if (r < 0)
 		rfs_log(RFS_LOG_WARN, "cannot watch %s for outside changes (%s): they are noticed at the next write",
@@ -1334,7 +1491,7 @@ static int said(const char *path, const char *op, unsigned long mark, int rc)
 	struct rfs *fs = ctx();
 	pthread_mutex_lock(&fs->lock);
 	rfs_error(fs, rc, path ? rel(path) : "", "%s: %s", op, why);
-	pthread_mutex_unlock(&fs->lock);
+	unlock_fs(fs); /* .runnerfs/errors grew (kcache.h) */
 	return rc;
 }
 

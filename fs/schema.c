@@ -1664,9 +1664,13 @@ static void check_scalar(struct checker *c, const struct schema_key *k, uint32_t
 		report(c, 2, n, p, "%s", why);
 	} else if (k->type == SV_DURATION && v.type == TOML_INTEGER && v.i != 0) {
 		/* GitLab Runner decodes a bare number as nanoseconds */
-		report(c, 1, n, p,
-		       "%" PRId64 " is read as nanoseconds; write a duration string such as \"%" PRId64 "s\"",
-		       v.i, v.i);
+		if (v.i % 1000000000 == 0)
+			report(c, 1, n, p, "%" PRId64 " is read as nanoseconds (%" PRId64 "s); write \"%" PRId64 "s\"",
+			       v.i, v.i / 1000000000, v.i / 1000000000);
+		else
+			report(c, 1, n, p,
+			       "%" PRId64 " is read as nanoseconds; write a duration string such as \"%" PRId64 "s\"",
+			       v.i, v.i);
 	}
 	free(owned);
 }

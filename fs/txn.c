@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "runnerfs/history.h"
+#include "runnerfs/kcache.h"
 #include "runnerfs/rfs.h"
 #include "runnerfs/names.h"
 #include "runnerfs/tree.h"
@@ -22,6 +23,7 @@ static void set_document(struct rfs *fs, toml_doc *doc)
 	fs->doc = doc;
 	fs->generation++;
 	names_replaced(fs);
+	kcache_note_all(fs); /* read from disk: anything may have changed */
 }
 
 /* The same bytes again (undo): node ids are a function of the bytes, so
@@ -228,8 +230,12 @@ int txn_run(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 			clock_gettime(CLOCK_MONOTONIC, &start);
 			continue;
 		}
-		if (r != -EAGAIN)
+		if (r != -EAGAIN) {
+			/* what the kernel keeps of it is stale now; also after an
+			 * undo: readers saw the document being written */
+			kcache_note_change(fs, path);
 			return r;
+		}
 		if (ms_since(&start) >= RFS_BUSY_WAIT_MS)
 			return rfs_error(fs, -EBUSY, path,
 					 "someone else kept writing config.toml for %d s; nothing was changed, try again",

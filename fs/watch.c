@@ -12,6 +12,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "runnerfs/kcache.h"
 #include "runnerfs/rfs.h"
 #include "runnerfs/txn.h"
 #include "runnerfs/watch.h"
@@ -116,6 +117,12 @@ static void *watch_thread(void *arg)
 		if (p[1].revents)
 			break;
 		pthread_mutex_lock(&fs->lock);
+		/* our own commit writes its temp file and renames it in: each
+		 * step is an event. Take them in once, when it is done, rather
+		 * than contend for fs->lock at every step (the change's own
+		 * reply waits for that lock) */
+		while (fs->txn.committing)
+			pthread_cond_wait(&fs->txn.committed, &fs->lock);
 		drain(fs, 0);
 		/* reread once the writer is done and things are quiet; a file
 		 * that stays broken is looked at again every second */
@@ -123,7 +130,9 @@ static void *watch_thread(void *arg)
 		    (fs->watch.writing && ms_since(&fs->watch.last) >= RFS_WRITER_WAIT_MS) ||
 		    (fs->disk_state < 0 && timeout == 1000))
 			reread(fs);
+		kcache_expand(fs);
 		pthread_mutex_unlock(&fs->lock);
+		kcache_sync(fs); /* what the kernel kept of the old version */
 	}
 	return NULL;
 }

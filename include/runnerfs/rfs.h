@@ -21,6 +21,7 @@
 #include "runnerfs/commit.h"
 #include "runnerfs/fresh.h"
 #include "runnerfs/history.h"
+#include "runnerfs/kcache.h"
 #include "runnerfs/map.h"
 #include "runnerfs/names.h"
 #include "runnerfs/reload.h"
@@ -118,6 +119,7 @@ struct rfs {
 	struct rfs_map origins;   /* renamed path -> the path it had before */
 	struct scratch_set scratch;
 	struct handle *handles; /* open files (ops.c's) */
+	pthread_cond_t reader_gone; /* a page-cache reader closed (ops.c) */
 	struct reload reload;
 
 	struct rfs_watch watch;   /* outside writers (watch.h) */
@@ -127,6 +129,7 @@ struct rfs {
 	struct rfs_fresh fresh;   /* directories mkdir just made (fresh.h) */
 	pid_t caller;             /* the process whose request is being served (fresh.h) */
 	struct rfs_txn txn;       /* a commit in flight (txn.h) */
+	struct rfs_kcache kc;     /* what the kernel keeps (kcache.h) */
 };
 
 /* log.c */

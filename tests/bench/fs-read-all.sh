@@ -17,7 +17,8 @@
 # built like runnerfs on libfuse's high-level API) over the tmpfs copy, once
 # with runnerfs's first settings (attr_timeout=0, entry_timeout=1, direct_io,
 # no d_type from readdir) and once tuned (attr_timeout=1, d_type, page cache;
-# runnerfs now has READDIRPLUS, noflush, direct_io, attr_timeout=0),
+# runnerfs now has READDIRPLUS, noflush, attr_timeout=1 and the page
+# cache with keep_cache for small values),
 # and walks them in the same rounds: what any FUSE filesystem costs here.
 # It also mounts fs-fuse-ideal (a passthrough on libfuse's low-level API
 # that lets the kernel serve a warm walk by itself: no OPEN/OPENDIR, long

@@ -660,7 +660,8 @@ static void test_check_doc(void)
 	none("connection_max_age = \"15m0s\"\n");
 	one("[[runners]]\nunhealthy_interval = 3600\n", 1, 2, "runners[0].unhealthy_interval",
 	    "3600 is read as nanoseconds; write a duration string such as \"3600s\"");
-	none("[[runners]]\nunhealthy_interval = 3600000000000\n");
+	one("[[runners]]\nunhealthy_interval = 3600000000000\n", 1, 2, "runners[0].unhealthy_interval",
+	    "3600000000000 is read as nanoseconds (3600s); write \"3600s\"");
 	/* arrays of numbers that have no type of their own */
 	none("[[runners]]\n[runners.autoscaler]\ninstance_operation_time_buckets = [1, 5.5, 30]\n");
 	one("[[runners]]\n[runners.autoscaler]\ninstance_operation_time_buckets = [1, \"5\"]\n", 2,
