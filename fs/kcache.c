@@ -310,28 +310,39 @@ static void send_all(struct rfs_kcache *kc, struct buf *paths, uint64_t *sent)
 	free(v);
 }
 
-/* kc->mu held, and fs->lock: turn the notes into the paths they name
- * (appended to out). */
+/* fs->lock held (not kc->mu: walking the tree may note, e.g. an
+ * invalid DOCKER_AUTH_CONFIG reported to .runnerfs/errors): turn the
+ * notes made so far into the paths they name, appended to out. Notes
+ * made meanwhile stay for the next time. */
 static void expand(struct rfs *fs, struct rfs_kcache *kc, struct buf *out)
 {
-	if (kc->all)
+	pthread_mutex_lock(&kc->mu);
+	bool all = kc->all;
+	char **v = kc->v;
+	size_t n = kc->n;
+	kc->all = false;
+	kc->v = NULL;
+	kc->n = kc->cap = 0;
+	pthread_mutex_unlock(&kc->mu);
+	if (all)
 		walk_dir(fs, "", INT_MAX, true, emit_buf, out);
-	for (size_t i = 0; i < kc->n && !kc->all; i++) {
-		if (kc->v[i][0] == '\x01') {
-			expand_change(fs, kc->v[i] + 1, out);
-		} else if (kc->v[i][0] == '\x04') {
-			emit_buf(out, kc->v[i] + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (all) {
+		} else if (v[i][0] == '\x01') {
+			expand_change(fs, v[i] + 1, out);
+		} else if (v[i][0] == '\x04') {
+			emit_buf(out, v[i] + 1);
 			emit_buf(out, "config.toml");
 			walk_dir(fs, ".runnerfs", 1, false, emit_buf, out);
-		} else if (kc->v[i][0] == '\x02') {
-			struct moved m = {out, kc->v[i] + 1, kc->v[i] + strlen(kc->v[i]) + 1};
+		} else if (v[i][0] == '\x02') {
+			struct moved m = {out, v[i] + 1, v[i] + strlen(v[i]) + 1};
 			walk_dir(fs, m.to, INT_MAX, true, emit_moved, &m);
 		} else {
-			emit_buf(out, kc->v[i]);
+			emit_buf(out, v[i]);
 		}
+		free(v[i]);
 	}
-	kc->all = false;
-	clear(kc);
+	free(v);
 }
 
 void kcache_expand(struct rfs *fs)
@@ -339,9 +350,13 @@ void kcache_expand(struct rfs *fs)
 	struct rfs_kcache *kc = &fs->kc;
 	if (!kc->inval || !mine)
 		return;
+	struct buf out = BUF_INIT;
+	expand(fs, kc, &out);
 	pthread_mutex_lock(&kc->mu);
-	expand(fs, kc, &kc->ready);
+	if (out.len && buf_add(&kc->ready, out.p, out.len) < 0)
+		kc->all = true;
 	pthread_mutex_unlock(&kc->mu);
+	buf_free(&out);
 }
 
 void kcache_sync(struct rfs *fs)
@@ -384,9 +399,7 @@ void kcache_sync(struct rfs *fs)
 			pthread_mutex_lock(&fs->lock);
 			while (fs->txn.committing)
 				pthread_cond_wait(&fs->txn.committed, &fs->lock);
-			pthread_mutex_lock(&kc->mu);
 			expand(fs, kc, &paths);
-			pthread_mutex_unlock(&kc->mu);
 			pthread_mutex_unlock(&fs->lock);
 		}
 		uint64_t sent = 0;
