@@ -334,7 +334,7 @@ static void runner_at(struct rfs *fs, const char *p, struct runner_at *ra)
 }
 
 /* Before `name` of a runner becomes text: no other runner may have the
- * directory name it gives (mv refuses the same, contract 2.2) — except in
+ * directory name it gives (mv refuses the same, docs/filesystem.md "Changing things") — except in
  * a runner mkdir just made, where it is cp -r copying the other runner
  * (fresh.h): 1, with that runner's path in copy_of. */
 /* The runner (other than `except`) that has the directory name `enc` or

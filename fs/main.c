@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runnerfs: the command line. Today it checks files (`--check`, the
- * validator Ansible's `validate:` calls); mounting arrives with the
- * filesystem.
+ * runnerfs: the command line: mount (daemon.c), `--check` (the validator
+ * Ansible's `validate:` calls), `--schema`, `--help`, `--version`.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tree of contract section 2: which path names which part of the
+ * The tree of docs/filesystem.md ("The tree"): which path names which part of the
  * document, how a value reads as a file, and how what a person writes
  * becomes an edit.
  */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Transactions: every change takes the same road — refresh from disk,
- * edit a copy, write it atomically, swap it in.
+ * edit the document in place (keeping the old bytes to undo), write it
+ * atomically; on failure the old bytes come back (txn.h).
  */
 #include <errno.h>
 #include <stdio.h>

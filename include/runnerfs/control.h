@@ -3,7 +3,7 @@
 #define RUNNERFS_CONTROL_H
 
 /*
- * control: the files of .runnerfs/ (contract section 7) — status, errors,
+ * control: the files of .runnerfs/ (docs/filesystem.md ".runnerfs/") — status, errors,
  * reload and history/N — rendered from the context. Nothing here writes;
  * writes to `reload` are handled by the reload module.
  * Locking: rendered with fs->lock held; the reload part takes the

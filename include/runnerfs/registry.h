@@ -3,7 +3,7 @@
 #define RUNNERFS_REGISTRY_H
 
 /*
- * registry: a runner's private-registry credentials (contract section 5).
+ * registry: a runner's private-registry credentials (docs/filesystem.md "Registries").
  * GitLab Runner reads them from DOCKER_AUTH_CONFIG, a JSON document kept
  * as one `DOCKER_AUTH_CONFIG=<json>` string element of the runner's
  * `environment` array. This module reads and edits that JSON with cJSON

@@ -3,7 +3,7 @@
 #define RUNNERFS_RELOAD_H
 
 /*
- * reload: tell the runner about changes, once per burst (contract 8).
+ * reload: tell the runner about changes, once per burst (docs/filesystem.md "Reload").
  *
  *   reload_init(r, method, docker_host, delay_ms)
  *                       parse `reload=` (none | docker:CONTAINER |

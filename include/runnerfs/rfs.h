@@ -4,7 +4,8 @@
 
 /*
  * rfs: the one context of a mounted runnerfs. Everything the daemon knows
- * lives here; there is no other global state. `lock` serialises every
+ * lives here; the only other state is log.c's (where log lines go, and
+ * a per-thread count of error sentences: rfs_errors_said). `lock` serialises every
  * filesystem operation on the model (FUSE may call from several threads):
  * take it at the start of an operation, release it at the end. Nothing
  * waits for another process or for the disk while holding it (txn.h:

@@ -3,7 +3,7 @@
 #define RUNNERFS_TREE_H
 
 /*
- * tree: the mapping of contract section 2 between paths in the mount and
+ * tree: the mapping of docs/filesystem.md ("The tree") between paths in the mount and
  * the document. It resolves a path to what it names, lists directories,
  * renders a value as the bytes of its file, and turns the bytes a person
  * wrote into an edit of the document (checked against the schema). It
@@ -44,7 +44,7 @@ enum tree_kind {
 enum ctl_file { CTL_STATUS, CTL_ERRORS, CTL_RELOAD, CTL_COUNT };
 extern const char *const tree_ctl_names[CTL_COUNT];
 
-/* How a value's file reads and writes (contract 2.1). */
+/* How a value's file reads and writes (docs/filesystem.md "The tree"). */
 enum tree_format {
 	VF_STRING, /* the string, one trailing newline */
 	VF_SCALAR, /* TOML text of a number, boolean or date, a newline */
@@ -99,7 +99,7 @@ typedef int (*tree_fill_fn)(void *arg, const char *name, const struct tree_ref *
 int tree_list(struct rfs *fs, const char *path, const struct tree_ref *dir, tree_fill_fn fill,
 	      void *arg);
 
-/* Encode a key as a file name (contract 2.2) / decode a name; decoding
+/* Encode a key as a file name (docs/filesystem.md "The tree") / decode a name; decoding
  * fails (-EINVAL) for a name that is not the canonical encoding of a
  * key. */
 int tree_encode_name(const char *key, size_t klen, struct buf *out);

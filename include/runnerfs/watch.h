@@ -3,7 +3,7 @@
 #define RUNNERFS_WATCH_H
 
 /*
- * watch: notice outside writers (contract 3.4). The runner rewrites its
+ * watch: notice outside writers (docs/filesystem.md "Changes from outside"). The runner rewrites its
  * own file in place (O_TRUNC, then writes, then close); people run vi on
  * it; `gitlab-runner register` appends to it.
  *
