@@ -20,6 +20,14 @@ static __thread unsigned long mine;
 /* This thread's change is a new value of an existing key (kcache.h):
  * per thread, as a transaction releases fs->lock while it commits. */
 static __thread bool value_only;
+/* This thread's reply lets the kernel use what it keeps (an open with
+ * keep_cache): it waits for every note made before it, its own or not. */
+static __thread bool wants;
+
+void kcache_want(void)
+{
+	wants = true;
+}
 
 void kcache_value_only(bool on)
 {
@@ -362,9 +370,10 @@ void kcache_expand(struct rfs *fs)
 void kcache_sync(struct rfs *fs)
 {
 	struct rfs_kcache *kc = &fs->kc;
-	if (!kc->inval || !mine)
+	if (!kc->inval || (!mine && !wants))
 		return;
 	mine = 0;
+	wants = false;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&kc->mu);

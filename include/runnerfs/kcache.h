@@ -31,7 +31,14 @@
  *                                last sync, returns once every note made
  *                                before the call has reached the kernel;
  *                                a thread that noted nothing (a read)
- *                                returns at once
+ *                                returns at once, unless it called
+ *   kcache_want()                (fs->lock held) its reply lets the
+ *                                kernel serve what it kept (an open
+ *                                with keep_cache): its kcache_sync waits
+ *                                for every note made before, whoever
+ *                                made it — a reader opening right after
+ *                                another thread took in an outside
+ *                                change must not get the old pages
  *
  * Notes are made with fs->lock held and only record the path; the tree
  * is walked to know the paths of a change's scope at the end of the
@@ -89,6 +96,7 @@ void kcache_note(struct rfs *fs, const char *path);
 void kcache_note_change(struct rfs *fs, const char *path);
 void kcache_note_moved(struct rfs *fs, const char *from, const char *to);
 void kcache_value_only(bool on);
+void kcache_want(void);
 void kcache_note_all(struct rfs *fs);
 void kcache_expand(struct rfs *fs);
 void kcache_sync(struct rfs *fs);
