@@ -21,12 +21,19 @@ static __thread unsigned long mine;
  * per thread, as a transaction releases fs->lock while it commits. */
 static __thread bool value_only;
 /* This thread's reply lets the kernel use what it keeps (an open with
- * keep_cache): it waits for every note made before it, its own or not. */
-static __thread bool wants;
+ * keep_cache): its sync waits until the last outside change taken in by
+ * any thread has been sent (kcache.h); 0: nothing to wait for. */
+static __thread uint64_t wants;
 
-void kcache_want(void)
+void kcache_want(struct rfs *fs)
 {
-	wants = true;
+	struct rfs_kcache *kc = &fs->kc;
+	if (!kc->inval)
+		return;
+	pthread_mutex_lock(&kc->mu);
+	if (kc->done < kc->all_noted)
+		wants = kc->all_noted;
+	pthread_mutex_unlock(&kc->mu);
 }
 
 void kcache_value_only(bool on)
@@ -115,6 +122,7 @@ void kcache_note_all(struct rfs *fs)
 	clear(kc);
 	buf_reset(&kc->ready);
 	kc->noted++;
+	kc->all_noted = kc->noted;
 	mine++;
 	pthread_mutex_unlock(&kc->mu);
 }
@@ -372,12 +380,14 @@ void kcache_sync(struct rfs *fs)
 	struct rfs_kcache *kc = &fs->kc;
 	if (!kc->inval || (!mine && !wants))
 		return;
+	bool own = mine;
+	uint64_t other = wants;
 	mine = 0;
-	wants = false;
+	wants = 0;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&kc->mu);
-	uint64_t want = kc->noted;
+	uint64_t want = own ? kc->noted : other;
 	while (kc->done < want) {
 		if (kc->busy) {
 			/* another thread is sending (maybe what we noted): wait

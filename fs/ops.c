@@ -704,7 +704,7 @@ static int rfs_open(const char *path, struct fuse_file_info *fi)
 	if (rc == 0 && !making && read_only(fi->flags) && page_cacheable(fs, p, h)) {
 		h->cached = true;
 		h->gen = fs->kc.content_gen;
-		kcache_want(); /* no old pages may be left when the open returns */
+		kcache_want(fs); /* no old pages may be left when the open returns */
 	}
 	if (rc == 0 && making) {
 		struct timespec one = {1, 0};

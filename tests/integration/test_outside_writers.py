@@ -268,3 +268,42 @@ def test_outside_writer_races_writes_through_the_mount(runnerfs):
     assert m.read("check_interval") == b"50\n"
     assert m.read("concurrent") == b"60\n" and m.read(LIMIT) == b"150\n"
     assert sampler.samples >= 20, "test too weak: only %d whole files sampled" % sampler.samples
+
+
+def test_every_reader_after_an_outside_close_sees_the_new_value(runnerfs):
+    """Six readers cat the same value over and over while the runner
+    rewrites CONFIG in place 100 times, each time with another value. The
+    first reader after each close takes the change in; the others, opening
+    a moment later, must not be handed the kernel's old pages while that
+    reader is still dropping them (CI once saw `cat concurrent` show the
+    old value 1 ms after the close). Any cat that starts after a close
+    shows that version's value."""
+    m = runnerfs(F01)
+    path = m.path("concurrent")
+    assert m.read("concurrent") == b"4\n"
+    probes = {"r%d" % i: (lambda: read_or_errno(path)) for i in range(6)}
+    closes = []  # (t_open, t_close, value)
+    with Looker(probes) as looker:
+        wait_for(lambda: len(looker.records) >= 12, 5, what="the readers to start")
+        for k in range(100):
+            v = 10 + k
+            data = replace_once(F01, b"concurrent = 4 ", b"concurrent = %d " % v)
+            t_open, t_close = write_in_place(m.config, [data])
+            closes.append((t_open, t_close, b"%d\n" % v))
+            # the next round starts once some reader has looked after this close
+            wait_for(lambda: any(r[1] > t_close for r in looker.records[-12:]), 5,
+                     what="a look after close %d" % k)
+    bad, after = [], 0
+    for name, t0, t1, v in looker.records:
+        # the last close before this look started, if the next open is later
+        for i, (t_open, t_close, want) in enumerate(closes):
+            nxt = closes[i + 1][0] if i + 1 < len(closes) else float("inf")
+            if t_close < t0 and t1 < nxt:
+                after += 1
+                if v != want:
+                    bad.append("%s started %.4fs after close %d: %r, expected %r"
+                               % (name, t0 - t_close, i, v, want))
+                break
+    assert after >= 100, "test too weak: %d looks fell between a close and the next write" % after
+    assert not bad, "%d of %d looks after a close showed an old value:\n%s" % (
+        len(bad), after, "\n".join(bad[:10]))
