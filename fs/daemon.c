@@ -2,13 +2,17 @@
 /*
  * Mounting: options (the fuse_opt table, so that `mount -t fuse.runnerfs`
  * and /etc/fstab work through mount.fuse3), start-up checks with messages
- * that say what to do, then fuse_main().
+ * that say what to do, then libfuse's loop (run_fuse: fuse_main's steps,
+ * with the watch thread stopped between the loop's end and the unmount).
  */
-#define FUSE_USE_VERSION 31
+/* 3.12: fuse_parse_cmdline and the loop's configuration with max_threads
+ * (Debian 12 has 3.14); the operations table is the same as ops.c's 31 */
+#define FUSE_USE_VERSION 312
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stddef.h>
@@ -24,6 +28,7 @@
 #include "runnerfs/daemon.h"
 #include "runnerfs/fresh.h"
 #include "runnerfs/history.h"
+#include "runnerfs/kcache.h"
 #include "runnerfs/ops.h"
 #include "runnerfs/rfs.h"
 #include "runnerfs/tree.h"
@@ -146,7 +151,7 @@ static int check_mountpoint(const char *config_dir, const char *mountpoint)
 {
 	char mp[PATH_MAX];
 	if (!mountpoint || !realpath(mountpoint, mp))
-		return 0; /* fuse_main says what is wrong with it */
+		return 0; /* libfuse says what is wrong with it (run_fuse) */
 	const char *why = !strcmp(mp, config_dir)  ? "is the directory of CONFIG"
 			  : within(config_dir, mp) ? "holds CONFIG"
 			  : within(mp, config_dir) ? "is inside the directory of CONFIG"
@@ -240,6 +245,70 @@ static void free_fs(struct rfs *fs)
 	pthread_cond_destroy(&fs->txn.committed);
 	pthread_cond_destroy(&fs->reader_gone);
 	pthread_mutex_destroy(&fs->lock);
+}
+
+/* fuse_main(), step by step (libfuse's helper.c), for one step of our
+ * own: once the loop has ended (its worker threads are joined) and before
+ * the unmount closes /dev/fuse, no more invalidations are sent
+ * (kcache_stop). The watch thread sends them through that descriptor; one
+ * sent after the close would write to a closed descriptor, or to whatever
+ * file next got its number (ThreadSanitizer saw the race at SIGTERM).
+ * Exit codes as fuse_main's. */
+static int run_fuse(struct fuse_args *args, struct rfs *fs)
+{
+	struct fuse_cmdline_opts opts;
+	struct fuse_loop_config *lc = NULL;
+	int res;
+	if (fuse_parse_cmdline(args, &opts) != 0)
+		return 1;
+	if (!opts.mountpoint) {
+		fprintf(stderr, "runnerfs: no mount point given\n");
+		free(opts.mountpoint);
+		return 2;
+	}
+	struct fuse *f = fuse_new(args, rfs_operations(), sizeof(struct fuse_operations), fs);
+	if (!f) {
+		res = 3;
+		goto out;
+	}
+	if (fuse_mount(f, opts.mountpoint) != 0) {
+		res = 4;
+		goto destroy;
+	}
+	if (fuse_daemonize(opts.foreground) != 0) {
+		res = 5;
+		goto unmount;
+	}
+	struct fuse_session *se = fuse_get_session(f);
+	if (fuse_set_signal_handlers(se) != 0) {
+		res = 6;
+		goto unmount;
+	}
+	if (opts.singlethread) {
+		res = fuse_loop(f);
+	} else if (!(lc = fuse_loop_cfg_create())) {
+		res = 7;
+		fuse_remove_signal_handlers(se);
+		goto unmount;
+	} else {
+		fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
+		fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
+		res = fuse_loop_mt(f, lc);
+	}
+	if (res)
+		res = 8;
+	fuse_remove_signal_handlers(se);
+unmount:
+	kcache_stop(fs);
+	fuse_unmount(f);
+destroy:
+	fuse_destroy(f);
+out:
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	free(opts.mountpoint);
+	return res;
 }
 
 int daemon_main(int argc, char **argv)
@@ -375,9 +444,9 @@ int daemon_main(int argc, char **argv)
 		clock_gettime(CLOCK_REALTIME, &fs.loaded_mtime);
 
 	/* the watch and reload threads start in the FUSE init callback
-	 * (ops.c): fuse_main forks into the background first, and threads
+	 * (ops.c): run_fuse forks into the background first, and threads
 	 * do not survive a fork */
-	ret = fuse_main(args.argc, args.argv, rfs_operations(), &fs);
+	ret = run_fuse(&args, &fs);
 	watch_stop(&fs);
 	reload_stop(&fs.reload);
 out:

@@ -290,6 +290,8 @@ static void send_one(struct rfs_kcache *kc, const char *path, uint64_t *sent)
 	size_t n = strlen(path);
 	if (n + 2 > sizeof(p))
 		return;
+	if (__atomic_load_n(&kc->stopped, __ATOMIC_ACQUIRE))
+		return; /* the mount is going away (kcache_stop) */
 	p[0] = '/';
 	memcpy(p + 1, path, n + 1);
 	/* -ENOENT: the kernel holds nothing for it */
@@ -429,6 +431,29 @@ void kcache_sync(struct rfs *fs)
 		kc->done = upto;
 		kc->invalidations += sent;
 		pthread_cond_broadcast(&kc->sent);
+	}
+	pthread_mutex_unlock(&kc->mu);
+}
+
+void kcache_stop(struct rfs *fs)
+{
+	struct rfs_kcache *kc = &fs->kc;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&kc->mu);
+	__atomic_store_n(&kc->stopped, true, __ATOMIC_RELEASE);
+	/* a send in progress ends at its next path; one blocked in the
+	 * kernel (a page being read, whose READ nobody answers now) is let
+	 * go by the unmount itself, after this bounded wait */
+	while (kc->busy && ms_since(&t0) < RFS_KCACHE_WAIT_MS) {
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_nsec += 20 * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&kc->sent, &kc->mu, &dl);
 	}
 	pthread_mutex_unlock(&kc->mu);
 }

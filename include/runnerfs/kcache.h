@@ -45,6 +45,10 @@
  *                                are both right, and waiting for them
  *                                made reads 22x slower under 16 writers,
  *                                docs/performance.md)
+ *   kcache_stop(fs)              the FUSE loop has ended: nothing more is
+ *                                sent (the unmount closes /dev/fuse next);
+ *                                returns once a send in progress has
+ *                                stopped, or after RFS_KCACHE_WAIT_MS
  *
  * Notes are made with fs->lock held and only record the path; the tree
  * is walked to know the paths of a change's scope at the end of the
@@ -88,6 +92,7 @@ struct rfs_kcache {
 	bool busy;            /* a thread is sending */
 	uint64_t noted, done; /* notes made / sent */
 	uint64_t all_noted;   /* `noted` at the last kcache_note_all */
+	bool stopped;         /* kcache_stop: atomic, read by senders */
 	uint64_t invalidations; /* sent to the kernel, for the log */
 	/* bumped by every note of a change of the document (also one that
 	 * was undone, whose bytes readers saw meanwhile): a page-cache open
@@ -107,5 +112,6 @@ void kcache_want(struct rfs *fs);
 void kcache_note_all(struct rfs *fs);
 void kcache_expand(struct rfs *fs);
 void kcache_sync(struct rfs *fs);
+void kcache_stop(struct rfs *fs);
 
 #endif
