@@ -378,7 +378,13 @@ class Host:
         if dpkg_status() is None:   # the install failed before dpkg unpacked it
             self.installed = False
             left = sorted(watched_names() - (self.before or set()))
-            return ["new paths named runnerfs: %s" % ", ".join(left)] if left else []
+            if left:
+                self.restore()
+                return ["new paths named runnerfs: %s" % ", ".join(left)] + self.notes
+            return []
+        if not self.listed:         # the test failed between the install and its checks
+            self.listed = [p for p in run(["dpkg", "-L", "runnerfs"], check=False).stdout.decode().split("\n")
+                           if p and p != "/."]
         r = run(["apt-get", "purge", "-y", "-o", "DPkg::Lock::Timeout=%d" % APT_LOCK_WAIT, "runnerfs"],
                 timeout=APT_TIMEOUT, check=False)
         out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
@@ -407,7 +413,7 @@ class Host:
             problems.append("new paths named runnerfs after the purge: %s" % ", ".join(left))
         if problems:
             self.restore()
-        return problems
+        return problems + self.notes
 
     def restore(self):
         """After a purge that left something: take it away, so that a
