@@ -4,6 +4,8 @@
 #   sudo contrib/install-deps.sh          everything: build, run, all tests
 #   sudo contrib/install-deps.sh --run    only what building and running
 #                                         runnerfs needs (contrib/demo.sh)
+#   sudo contrib/install-deps.sh --deb    that and what building the Debian
+#                                         package needs (contrib/build-deb.sh)
 #
 # Idempotent: when every package is already installed it does nothing (and
 # needs no root); otherwise it must run as root and uses apt-get.
@@ -22,8 +24,18 @@ RUN_PACKAGES=(
   python3              # meson's test targets; toml-test runner, test tools
 )
 
+# contrib/build-deb.sh: dpkg-buildpackage with debian/ (debhelper compat
+# 13, dh with meson), and what it checks the package with
+DEB_PACKAGES=(
+  debhelper            # dh, dh_auto_* (meson), debhelper-compat 13
+  dpkg-dev             # dpkg-buildpackage, dpkg-parsechangelog
+  scdoc                # the man page (a Build-Depends of the package)
+  lintian              # LINTIAN=1 contrib/build-deb.sh; test_deploy_package.py
+)
+
 PACKAGES=(
   "${RUN_PACKAGES[@]}"
+  "${DEB_PACKAGES[@]}"
   python3-pytest       # tests/integration (pytest)
   # the second judge: GitLab Runner's own TOML package (tests/tools/
   # burntsushi-decoder, built offline in GOPATH mode); it also ships the
@@ -44,20 +56,22 @@ PACKAGES=(
   rsync
   moreutils            # sponge
   ansible-core         # copy, template, lineinfile, file (connection: local)
+  python3-apt          # ansible's apt module (the role's runnerfs_install: package)
   puppet               # puppet apply: file resource
   # tests/integration/test_reload_docker.py: a private dockerd (dockerd.py)
   docker.io            # dockerd + docker client (containerd, runc)
   busybox-static       # the test image's only binary (docker import)
-  # docs/runnerfs.8.scd -> runnerfs(8); tests/integration/test_deploy_*.py
-  scdoc                # the man page (optional in meson: no scdoc, no page)
+  # tests/integration/test_deploy_*.py (scdoc, which makes runnerfs(8) from
+  # docs/runnerfs.8.scd, is in DEB_PACKAGES; without it meson builds no page)
   systemd              # systemd-analyze verify of contrib/systemd/runnerfs@.service
   docker-compose       # docker-compose config of contrib/docker/docker-compose.yml
 )
 
 case ${1:-} in
   --run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
+  --deb) PACKAGES=("${RUN_PACKAGES[@]}" "${DEB_PACKAGES[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--run]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--run|--deb]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -80,6 +80,8 @@ def pytest_configure(config):
         print("runnerfs integration tests skipped: " + why, flush=True)
         pytest.exit("SKIP: " + why, returncode=77)
     config.addinivalue_line("markers", "root: needs root (tmpfs mounts, chown)")
+    config.addinivalue_line("markers", "package: builds and installs the Debian package (debpkg.py); "
+                            "meson runs these as integration-package")
 
 
 def judge_off():

@@ -2,15 +2,20 @@
 runnerfs_runner, group_vars/runner_hosts.yml as shipped) run for real,
 connection: local, against a real mount. The first run changes things, the
 second changes nothing, and config.toml holds what the variables say while
-everything the role does not manage stays byte for byte."""
+everything the role does not manage stays byte for byte. With
+runnerfs_install: package the role also installs the Debian package
+(marked `package`: meson runs it as integration-package; see debpkg.py)."""
 
 import base64
 import json
 import os
+import re
 import shlex
+import subprocess
 
 import pytest
 
+from debpkg import host, meson_version, package  # noqa: F401
 from rfs import REPO, fixture, toml_loads
 from tools import RUNNERFS_BIN, ansible_env, need, recap, tmount  # noqa: F401
 
@@ -117,3 +122,41 @@ def test_site_yml_whole_file(site):
     rc3, out3 = site({"runnerfs_config_toml": bad, "runnerfs_no_log": False}, expect_failed=1)
     assert "failed to validate" in out3 and "concurrent must be at least 1" in out3, out3
     assert t.read_config() == text.encode()
+
+
+@pytest.mark.package
+def test_site_yml_installs_the_package(package, site, host, tmp_path):
+    """runnerfs_install: package, twice: the first run copies the .deb to
+    the host and installs it with apt (and writes the keys), the second
+    changes nothing; the teardown purges the package and checks that
+    nothing of it is left."""
+    pkg = package                     # built before site mounts (the watchdog)
+    debs = tmp_path / "debs"          # runnerfs_deb_dir: gone with tmp_path
+    extra = {"runnerfs_install": "package", "runnerfs_deb": str(pkg.deb),
+             "runnerfs_deb_dir": str(debs)}
+    runs = []
+    host.install(pkg, by=lambda: runs.append(site(extra)))
+    rc1, out1 = runs[0]
+    for task in ("The package, copied to the host", "runnerfs installed from the package"):
+        m = re.search(r"TASK \[runnerfs_runner : %s\] \*+\n(\w+):" % re.escape(task), out1)
+        assert m and m.group(1) == "changed", "%s: %s\n%s" % (task, m and m.group(1), out1)
+    assert (debs / pkg.deb.name).read_bytes() == pkg.deb.read_bytes()
+    v = subprocess.run(["/usr/sbin/runnerfs", "--version"], capture_output=True, timeout=10)
+    assert v.stdout.decode().startswith("runnerfs %s " % meson_version()), v
+
+    after1 = site.t.read_config()
+    rc2, out2 = site(extra)
+    assert rc2["changed"] == 0, "the second run changed something:\n" + out2
+    assert site.t.read_config() == after1
+    assert toml_loads(after1)["concurrent"] == 8
+
+
+def test_install_option_is_checked(site):
+    """A runnerfs_install the role does not know, or package without a
+    .deb: the play fails before it touches anything."""
+    before = site.t.read_config()
+    rc, out = site({"runnerfs_install": "source"}, expect_failed=1)
+    assert "runnerfs_install is source: none (runnerfs is there already) or package" in out, out
+    rc, out = site({"runnerfs_install": "package"}, expect_failed=1)
+    assert "runnerfs_install: package needs runnerfs_deb" in out, out
+    assert site.t.read_config() == before

@@ -1,0 +1,305 @@
+"""Issue 16: runnerfs as a Debian package, for real. contrib/build-deb.sh
+builds runnerfs_VERSION_ARCH.deb from the tree (dpkg-buildpackage -us -uc -b
+with debian/), lintian finds nothing to say, `apt-get install ./...deb`
+installs it on this machine, `mount -t fuse.runnerfs` runs the installed
+/usr/sbin/runnerfs through mount.fuse3 and an edit reaches config.toml,
+systemctl starts runnerfs@.service where systemd runs, and `apt-get purge`
+leaves nothing of the package behind, the user's config.toml untouched.
+
+The tests marked `package` build and install the package: meson runs them
+as their own test, integration-package (tests/integration/meson.build), the
+package is built once per tree (debpkg.py) and not at all in a sanitizer
+build. Installing is skipped, never forced, where it would clobber
+something (debpkg.Host.check_clean)."""
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+import debpkg
+from debpkg import changelog_version, host, meson_version, package, upstream_version  # noqa: F401
+from rfs import REPO, fixture, toml_loads, wait_for
+from test_deploy_mount import daemons_on
+from tools import RUNNERFS_BIN
+
+F01 = fixture("01-register-docker.toml")
+DEBIAN = REPO / "debian"
+EDITED = F01.replace(b"concurrent = 4 #", b"concurrent = 7 #")
+
+
+def test_version_comes_from_meson_build():
+    """meson.build's project() version is the version: debian/changelog's
+    upstream version and the built binary's --version agree with it."""
+    v = meson_version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+(~[\w.]+)?", v), v
+    if not shutil.which("dpkg-parsechangelog"):
+        pytest.skip("dpkg-parsechangelog is missing (apt-get install dpkg-dev)")
+    cl = changelog_version()
+    assert upstream_version(cl) == v, (
+        "debian/changelog's version %s does not match meson.build's %s: add a changelog entry "
+        "(dch -v %s) when the version changes" % (cl, v, v))
+    out = subprocess.run([str(RUNNERFS_BIN), "--version"], capture_output=True, timeout=10).stdout.decode()
+    assert out.startswith("runnerfs %s " % v), out
+
+
+def test_lintian_overrides_say_why():
+    """Every lintian override in debian/ has a comment above it (the reason)."""
+    for f in sorted(DEBIAN.glob("*lintian-overrides")) + sorted(DEBIAN.glob("source/lintian-overrides")):
+        prev = ""
+        for line in f.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                assert prev.startswith("#") and len(prev.strip("# ")) > 10, \
+                    "%s: override %r has no reason (a comment line above it)" % (f.name, line)
+            prev = line if line.strip() else prev
+
+
+# --------------------------------------------------------------------------
+# the package as built
+
+EXPECTED_FILES = {
+    "/usr/sbin/runnerfs",
+    "/usr/share/man/man8/runnerfs.8.gz",
+    "/lib/systemd/system/runnerfs@.service",
+    "/etc/default/runnerfs",
+    "/usr/share/doc/runnerfs/copyright",
+    "/usr/share/doc/runnerfs/changelog.gz",
+    "/usr/share/doc/runnerfs/examples/fstab.example",
+}
+
+
+@pytest.mark.package
+def test_package_builds_and_lintian_is_clean(package, tmp_path):
+    pkg = package
+    name, version, arch = pkg.name_version_arch
+    assert version == meson_version() == pkg.field("Version")
+    assert arch == subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
+                                  timeout=30).stdout.decode().strip()
+    assert pkg.field("Package") == "runnerfs"
+
+    # Depends: computed (shlibs) plus fuse3; libcurl only recommended
+    deps = [d.strip().split()[0] for d in pkg.field("Depends").split(",")]
+    for d in ("fuse3", "libfuse3-3", "libcjson1", "libc6"):
+        assert d in deps, (d, deps)
+    assert not [d for d in deps if "curl" in d], deps
+    assert pkg.field("Recommends") == "libcurl4"
+    desc = pkg.field("Description")
+    assert "dlopen" in desc and "reload=docker" in desc and "libcurl4" in desc, desc
+    x = tmp_path / "x"
+    subprocess.run(["dpkg-deb", "-x", str(pkg.deb), str(x)], check=True, timeout=60)
+    if not shutil.which("readelf"):
+        pytest.fail("readelf is missing (binutils; contrib/install-deps.sh installs it with build-essential)")
+    readelf = subprocess.run(["readelf", "-d", str(x / "usr/sbin/runnerfs")], capture_output=True,
+                             timeout=30).stdout
+    assert b"(NEEDED)" in readelf and b"libfuse3" in readelf, readelf
+    assert b"libcurl" not in readelf, "the packaged binary links libcurl; it must only dlopen it"
+
+    files = set(pkg.files())
+    missing = EXPECTED_FILES - files
+    assert not missing, "not in the package: %s\n%s" % (sorted(missing), sorted(files))
+    docs = {f for f in files if f.startswith("/usr/share/doc/runnerfs/")}
+    for d in ("README.md", "guide.md", "filesystem.md"):
+        assert any(re.search(r"/%s(\.gz)?$" % re.escape(d), f) for f in docs), (d, docs)
+    assert any(f.startswith("/usr/share/doc/runnerfs/examples/ansible/roles/") for f in files)
+    others = files - EXPECTED_FILES - docs
+    assert not others, "unexpected files in the package: %s" % sorted(others)
+    assert not [f for f in files if os.path.basename(f).startswith("mount.")], files
+
+    # the unit and /etc/default/runnerfs, as shipped
+    unit = (x / "lib/systemd/system/runnerfs@.service").read_text()
+    assert "ExecStart=/usr/sbin/runnerfs -f -o ${OPTIONS} ${CONFIG} %f" in unit
+    assert "EnvironmentFile=-/etc/default/runnerfs" in unit
+    assert (x / "etc/default/runnerfs").read_bytes() == (REPO / "contrib/systemd/runnerfs.default").read_bytes()
+    assert (x / "usr/share/doc/runnerfs/examples/fstab.example").read_bytes() == \
+        (REPO / "contrib/fstab.example").read_bytes()
+    r = subprocess.run(["dpkg-deb", "-I", str(pkg.deb), "conffiles"], capture_output=True, timeout=30)
+    assert r.stdout.decode().split() == ["/etc/default/runnerfs"], r
+
+    # what dpkg-buildpackage wrote into the copy of the tree is ignored by
+    # .gitignore (an in-tree build leaves nothing git would show)
+    left = pkg.info["leftovers"]
+    assert any(p.startswith("debian/") for p in left), left
+    if left:
+        r = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", "--stdin"],
+                           input="\n".join(left).encode(), capture_output=True, timeout=60)
+        ignored = set(r.stdout.decode().splitlines())
+        assert not set(left) - ignored, "build leftovers .gitignore does not cover: %s" % sorted(set(left) - ignored)
+    # ../ of the source: the .deb and its .buildinfo, .changes, dbgsym
+    assert pkg.deb.name in pkg.info["beside"]
+    r = subprocess.run(["git", "-C", str(REPO), "check-ignore", "--no-index", pkg.deb.name],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, "a .deb that build-deb.sh copies into the tree is not ignored"
+
+    # lintian: no error, no warning (fixed, or overridden with a reason)
+    if not shutil.which("lintian"):
+        pytest.fail("lintian is not installed (contrib/install-deps.sh --deb installs it)")
+    r = subprocess.run(["lintian", "--fail-on", "error,warning", "--no-tag-display-limit", str(pkg.deb)],
+                       capture_output=True, timeout=300, env=debpkg.clean_env())
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    tags = [ln for ln in out.splitlines() if re.match(r"[EW]: ", ln)]
+    assert r.returncode == 0 and not tags, "lintian:\n" + out
+
+
+# --------------------------------------------------------------------------
+# installed on this machine
+
+def mount_t(cfg, mnt, opts):
+    return subprocess.run(["mount", "-t", "fuse.runnerfs", str(cfg), str(mnt), "-o", opts],
+                          capture_output=True, timeout=60, env=debpkg.clean_env())
+
+
+def unmount(mnt):
+    """umount (lazily if busy); wait for the daemon to exit, kill it if not."""
+    problems = []
+    if subprocess.run(["mountpoint", "-q", str(mnt)], timeout=20).returncode == 0:
+        r = subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30)
+        if r.returncode != 0:
+            problems.append("umount %s failed: %s" % (mnt, r.stderr.decode(errors="replace")))
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=30)
+    try:
+        wait_for(lambda: not daemons_on(mnt), 10, what="runnerfs on %s to exit after the umount" % mnt)
+    except AssertionError as e:
+        problems.append(str(e))
+        for pid in daemons_on(mnt):
+            os.kill(pid, 9)
+    return problems
+
+
+def need_mount():
+    for p in ("mount", "umount", "mountpoint", "findmnt"):
+        if not shutil.which(p):
+            pytest.skip("not installed: %s (util-linux)" % p)
+    if not (os.path.exists("/sbin/mount.fuse3") or os.path.exists("/sbin/mount.fuse")):
+        pytest.skip("mount.fuse3 is missing (apt-get install fuse3)")
+
+
+@pytest.mark.package
+def test_install_mount_edit_purge(package, host, tmp_path):
+    """apt-get install ./runnerfs_*.deb; mount -t fuse.runnerfs with the
+    installed binary; an edit; an instance enabled; apt-get purge: nothing
+    of the package is left, config.toml is as the edit left it."""
+    need_mount()
+    pkg = package
+    host.install(pkg)
+
+    # what the package put where
+    v = subprocess.run(["/usr/sbin/runnerfs", "--version"], capture_output=True, timeout=10)
+    assert v.returncode == 0 and v.stdout.decode().startswith("runnerfs %s " % meson_version()), v
+    assert set(pkg.files()) <= set(host.listed)
+    assert host.conffiles == ["/etc/default/runnerfs"]
+    if shutil.which("man"):
+        r = subprocess.run(["man", "-w", "8", "runnerfs"], capture_output=True, timeout=30)
+        assert r.stdout.decode().strip() == "/usr/share/man/man8/runnerfs.8.gz", r
+    demo = REPO / "contrib" / "demo" / "config.toml"
+    r = subprocess.run(["runnerfs", "--check", str(demo)], capture_output=True, timeout=30,
+                       env=debpkg.clean_env())
+    assert r.returncode == 0, r
+
+    # mount -t fuse.runnerfs: mount(8) -> mount.fuse3 -> sh -> /usr/sbin/runnerfs
+    cfg = tmp_path / "gitlab-runner" / "config.toml"
+    cfg.parent.mkdir()
+    cfg.write_bytes(F01)
+    os.chmod(cfg, 0o600)
+    mnt = tmp_path / "runner"
+    mnt.mkdir()
+    try:
+        r = mount_t(cfg, mnt, "backups=3")
+        assert r.returncode == 0, "mount -t fuse.runnerfs failed: %s" % (r.stdout + r.stderr).decode()
+        fm = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", str(mnt)], capture_output=True,
+                            timeout=20).stdout.decode().split()
+        assert fm == ["fuse.runnerfs", str(cfg)], fm
+        pids = daemons_on(mnt)
+        assert len(pids) == 1, pids
+        assert os.readlink("/proc/%d/exe" % pids[0]) == "/usr/sbin/runnerfs"
+        assert (mnt / "concurrent").read_bytes() == b"4\n"
+        subprocess.run(["sh", "-c", "echo 7 > %s" % shlex.quote(str(mnt / "concurrent"))], check=True,
+                       timeout=30)
+        assert cfg.read_bytes() == EDITED
+        assert toml_loads(cfg.read_bytes())["concurrent"] == 7
+        assert "parses: yes" in (mnt / ".runnerfs" / "status").read_text()
+    finally:
+        problems = unmount(mnt)
+    assert not problems, problems
+
+    # an instance enabled the way an administrator does (systemctl enable
+    # works without a running systemd: it makes the .wants link)
+    inst = "runnerfs@%s.service" % subprocess.run(
+        ["systemd-escape", "--path", str(mnt)], capture_output=True, timeout=20,
+        check=True).stdout.decode().strip() if shutil.which("systemd-escape") else None
+    link = None
+    if inst and shutil.which("systemctl"):
+        r = subprocess.run(["systemctl", "enable", inst], capture_output=True, timeout=60)
+        link = "/etc/systemd/system/multi-user.target.wants/" + inst
+        assert r.returncode == 0 and os.path.islink(link), r
+    # the administrator's settings (a changed conffile goes at purge too)
+    with open("/etc/default/runnerfs", "a") as f:
+        f.write("CONFIG=%s\n" % cfg)
+
+    before = cfg.read_bytes()
+    st = os.stat(cfg)
+    problems = host.purge()
+    assert not problems, "\n".join(problems)
+    if link:
+        assert not os.path.lexists(link), "the purge left %s" % link
+    assert not os.path.exists("/usr/sbin/runnerfs") and not os.path.exists("/etc/default/runnerfs")
+    # the user's config: untouched, byte for byte
+    assert cfg.read_bytes() == before == EDITED
+    st2 = os.stat(cfg)
+    assert (st2.st_ino, st2.st_mtime_ns, st2.st_mode) == (st.st_ino, st.st_mtime_ns, st.st_mode)
+
+
+@pytest.mark.package
+def test_systemctl_start_instance(host, tmp_path):
+    """Where systemd is PID 1: /etc/default/runnerfs points at a config,
+    systemctl start runnerfs@MOUNT.service mounts it with the installed
+    binary, an edit reaches config.toml, and apt-get purge (the prerm stops
+    the running instance, which unmounts) leaves nothing behind."""
+    ok, comm = debpkg.is_systemd_pid1()
+    if not ok:
+        pytest.skip("systemd is not PID 1 here (PID 1 is %r%s): systemctl start runnerfs@... "
+                    "needs a running systemd. test_install_mount_edit_purge installs the same unit, "
+                    "test_deploy_systemd.py verifies it with systemd-analyze"
+                    % (comm, "" if os.path.isdir("/run/systemd/system") else ", no /run/systemd/system"))
+    pkg = debpkg.built_package()
+    host.install(pkg)
+
+    cfg = tmp_path / "gitlab-runner" / "config.toml"
+    cfg.parent.mkdir()
+    cfg.write_bytes(F01)
+    os.chmod(cfg, 0o600)
+    mnt = tmp_path / "runner"       # the unit makes it (ExecStartPre=mkdir -p)
+    inst = "runnerfs@%s.service" % subprocess.run(["systemd-escape", "--path", str(mnt)], check=True,
+                                                   capture_output=True, timeout=20).stdout.decode().strip()
+    with open("/etc/default/runnerfs", "w") as f:
+        f.write("CONFIG=%s\nOPTIONS=reload=none,backups=3\n" % cfg)
+
+    def systemctl(*args, check=True):
+        r = subprocess.run(["systemctl"] + list(args), capture_output=True, timeout=60)
+        assert not check or r.returncode == 0, "systemctl %s: %s" % (" ".join(args), r.stderr.decode())
+        return r
+
+    try:
+        systemctl("daemon-reload")
+        systemctl("start", inst)
+        wait_for(lambda: subprocess.run(["mountpoint", "-q", str(mnt)]).returncode == 0, 10,
+                 what="%s to mount %s" % (inst, mnt))
+        pid = int(systemctl("show", "-p", "MainPID", "--value", inst).stdout.decode().strip())
+        assert os.readlink("/proc/%d/exe" % pid) == "/usr/sbin/runnerfs"
+        subprocess.run(["sh", "-c", "echo 7 > %s" % shlex.quote(str(mnt / "concurrent"))], check=True,
+                       timeout=30)
+        assert cfg.read_bytes() == EDITED
+        before = cfg.read_bytes()
+        # purge with the instance running: the prerm stops it
+        problems = host.purge()
+        assert not problems, "\n".join(problems)
+        assert subprocess.run(["mountpoint", "-q", str(mnt)]).returncode != 0, "still mounted after the purge"
+        r = systemctl("is-active", inst, check=False)
+        assert r.stdout.decode().strip() in ("inactive", "failed"), r.stdout
+        assert cfg.read_bytes() == before
+    finally:
+        systemctl("stop", inst, check=False)
+        subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True, timeout=20)
+        systemctl("reset-failed", inst, check=False)
