@@ -292,7 +292,13 @@ static int run_fuse(struct fuse_args *args, struct rfs *fs)
 		goto unmount;
 	} else {
 		fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
+		/* UINT_MAX is fuse_parse_cmdline's "not given"; libfuse
+		 * 3.14.0 (Debian 12) logs "Ignoring invalid max threads
+		 * value 4294967295" for it at every mount (into the
+		 * journal of runnerfs@.service), so only a given value is
+		 * passed on. */
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
 		fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
 		res = fuse_loop_mt(f, lc);
 	}

@@ -303,6 +303,91 @@ def test_install_mount_edit_purge(package, host, tmp_path):
 
 
 @pytest.mark.package
+def test_upgrade_keeps_and_remove_stops_the_packages_mounts(package, host, tmp_path):
+    """Mounts the package's binary serves, while the package is upgraded
+    (dpkg -i of the same .deb, apt-get install --reinstall) and removed:
+    an upgrade leaves them mounted and working; `apt-get remove` stops them
+    all, not only runnerfs@ instances: a mount -t fuse.runnerfs (fstab)
+    mount and a runnerfs -f run as the unit's ExecStart= runs it unmount and
+    their daemons exit (before, they kept running from the deleted binary,
+    mounted, after the purge). A runnerfs that is not the package's (the
+    build's) is left alone. config.toml holds every edit. The daemon run as
+    the unit runs it says nothing on stderr (libfuse 3.14.0 logged "Ignoring
+    invalid max threads value 4294967295" into the unit's journal)."""
+    need_mount()
+    pkg = package
+    host.install(pkg)
+
+    def cfg_at(name):
+        c = tmp_path / name / "config.toml"
+        c.parent.mkdir()
+        c.write_bytes(F01)
+        os.chmod(c, 0o600)
+        m = tmp_path / (name + "-mnt")
+        m.mkdir()
+        return c, m
+
+    fst_cfg, fst = cfg_at("fstab")         # mount -t fuse.runnerfs: the fstab way
+    unit_cfg, unit = cfg_at("unit")        # /usr/sbin/runnerfs -f ...: ExecStart= of the unit
+    own_cfg, own = cfg_at("own")           # the build's runnerfs: not the package's
+    unit_err = tmp_path / "unit.stderr"
+    procs = []
+    try:
+        r = mount_t(fst_cfg, fst, "backups=3")
+        assert r.returncode == 0, (r.stdout + r.stderr).decode()
+        with open(unit_err, "wb") as err:
+            procs.append(subprocess.Popen(["/usr/sbin/runnerfs", "-f", "-o", "reload=none,backups=10",
+                                           str(unit_cfg), str(unit)], stdin=subprocess.DEVNULL,
+                                          stdout=err, stderr=err, env=debpkg.clean_env()))
+        procs.append(subprocess.Popen([str(RUNNERFS_BIN), "-f", str(own_cfg), str(own)],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        for m in (fst, unit, own):
+            wait_for(lambda: is_mounted(m) and (m / "concurrent").exists(), 10, what="%s mounted" % m)
+
+        def edit(m, cfg, n):
+            subprocess.run(["sh", "-c", "echo %d > %s" % (n, shlex.quote(str(m / "concurrent")))],
+                           check=True, timeout=30)
+            assert toml_loads(cfg.read_bytes())["concurrent"] == n
+
+        # upgrades over itself: everything stays mounted and works
+        for args in (["dpkg", "-i", str(pkg.deb)],
+                     ["apt-get", "install", "-y", "--reinstall", str(pkg.deb)]):
+            debpkg.run(args, timeout=debpkg.APT_TIMEOUT)
+            for i, (m, cfg) in enumerate(((fst, fst_cfg), (unit, unit_cfg), (own, own_cfg))):
+                assert is_mounted(m), "%s: %s is not mounted any more" % (" ".join(args), m)
+                edit(m, cfg, 5 + i)
+        assert procs[0].poll() is None
+
+        # remove (not purge): the package's daemons unmount and exit
+        r = debpkg.run(["apt-get", "remove", "-y", "runnerfs"], timeout=debpkg.APT_TIMEOUT)
+        out = (r.stdout + r.stderr).decode(errors="replace")
+        assert debpkg.dpkg_status() == "rc", debpkg.dpkg_status()
+        for m in (fst, unit):
+            assert not is_mounted(m), "apt-get remove left %s mounted by the removed runnerfs:\n%s" % (m, out)
+            assert not daemons_on(m), "a runnerfs on %s still runs from the deleted binary" % m
+            assert "runnerfs: stopping " in out and str(m) in out, out
+        # it exited (SIGTERM: libfuse 3.14 ends the loop with the signal as
+        # its result, which runnerfs reports as 8, "the FUSE loop failed")
+        assert procs[0].wait(timeout=10) in (0, 8)
+        # the build's runnerfs is not the package's: still there, still working
+        assert is_mounted(own) and procs[1].poll() is None, "apt-get remove stopped a runnerfs not of the package"
+        edit(own, own_cfg, 9)
+        # config.toml: the last edit, whole
+        assert fst_cfg.read_bytes() == F01.replace(b"concurrent = 4 #", b"concurrent = 5 #")
+        assert unit_cfg.read_bytes() == F01.replace(b"concurrent = 4 #", b"concurrent = 6 #")
+        err = unit_err.read_text(errors="replace")
+        assert not err.strip(), "runnerfs -f said on stderr (the unit's journal):\n" + err
+    finally:
+        for m in (fst, unit, own):
+            unmount(m)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+
+
+@pytest.mark.package
 def test_systemctl_start_instance(host, tmp_path):
     """Where systemd is PID 1: /etc/default/runnerfs points at a config,
     systemctl start runnerfs@MOUNT.service mounts it with the installed
