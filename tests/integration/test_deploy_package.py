@@ -387,6 +387,77 @@ def test_upgrade_keeps_and_remove_stops_the_packages_mounts(package, host, tmp_p
             p.wait(timeout=10)
 
 
+def maintscript(pkg, tmp_path, script, *args, links=None):
+    """Run the package's maintainer script `script` as dpkg would, in a
+    private mount namespace where /run/systemd/system exists (as on a host
+    that runs systemd), systemctl and deb-systemd-invoke are stubs that only
+    record their arguments, and /etc/systemd/system is an empty tmpfs with
+    `links` ({path under it: target}) in it. Returns what it asked of
+    systemd and the links left afterwards ({path: target}), or None when
+    the package has no such script."""
+    if not shutil.which("unshare"):
+        pytest.skip("unshare is missing (util-linux)")
+    if not os.path.isdir("/etc/systemd/system"):
+        pytest.skip("no /etc/systemd/system to put a tmpfs on")
+    ctl = tmp_path / "control"
+    if not ctl.exists():
+        subprocess.run(["dpkg-deb", "-e", str(pkg.deb), str(ctl)], check=True, timeout=60)
+    if not (ctl / script).exists():
+        return None, None
+    stubs = tmp_path / "stubs"
+    stubs.mkdir(exist_ok=True)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    for name in ("systemctl", "deb-systemd-invoke"):
+        (stubs / name).write_text('#!/bin/sh\necho "%s $*" >> %s\n' % (name, shlex.quote(str(calls))))
+        os.chmod(stubs / name, 0o755)
+    setup = ["mount -t tmpfs tmpfs /run", "mkdir -p /run/systemd/system",
+             "mount -t tmpfs tmpfs /etc/systemd/system"]
+    for path, target in (links or {}).items():
+        d = os.path.dirname(path)
+        setup.append("mkdir -p /etc/systemd/system/%s" % shlex.quote(d) if d else "true")
+        setup.append("ln -s %s /etc/systemd/system/%s" % (shlex.quote(target), shlex.quote(path)))
+    inner = " && ".join(setup) + (
+        ' && (PATH=%s:$PATH sh -e "$@") && cd /etc/systemd/system && '
+        'find . -type l -printf "%%P %%l\\n"' % shlex.quote(str(stubs)))
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", inner, "sh",
+                        str(ctl / script)] + list(args), capture_output=True, timeout=60,
+                       env=debpkg.clean_env())
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, "%s %s: %s" % (script, " ".join(args), out + r.stderr.decode(errors="replace"))
+    left = dict(ln.split(" ", 1) for ln in out.splitlines() if " " in ln)
+    return calls.read_text().splitlines(), left
+
+
+@pytest.mark.package
+def test_maintainer_scripts_and_systemd(package, tmp_path):
+    """Where systemd runs, configuring the package (install, upgrade) makes
+    systemd read runnerfs@.service again: debhelper adds nothing for a
+    template unit, so without a postinst of its own an upgraded unit stayed
+    as systemd had loaded it before ("changed on disk. Run 'systemctl
+    daemon-reload'"). No instance is started or restarted by it. The postrm
+    reloads on remove and purge, and the purge removes the links `systemctl
+    enable runnerfs@...` made to the package's unit, and no other link (one
+    to a runnerfs@.service installed from source in /usr/local stays)."""
+    if os.geteuid() != 0:
+        pytest.skip("a private mount namespace needs root")
+    for args in (("configure", ""), ("configure", "0.0.1")):
+        calls, _ = maintscript(package, tmp_path, "postinst", *args)
+        assert calls is not None, "the package has no postinst: nothing runs systemctl daemon-reload"
+        assert calls == ["systemctl --system daemon-reload"], (args, calls)
+    links = {
+        "multi-user.target.wants/runnerfs@mnt-runner.service": "/lib/systemd/system/runnerfs@.service",
+        "multi-user.target.wants/runnerfs@srv-b.service": "/usr/lib/systemd/system/runnerfs@.service",
+        "multi-user.target.wants/runnerfs@srv-local.service": "/usr/local/lib/systemd/system/runnerfs@.service",
+        "multi-user.target.wants/other.service": "/lib/systemd/system/other.service",
+    }
+    calls, left = maintscript(package, tmp_path, "postrm", "remove", links=links)
+    assert calls == ["systemctl daemon-reload"] and left == links, (calls, left)
+    calls, left = maintscript(package, tmp_path, "postrm", "purge", links=links)
+    assert calls == ["systemctl daemon-reload"], calls
+    assert left == {k: v for k, v in links.items() if "srv-local" in k or "other" in k}, left
+
+
 @pytest.mark.package
 def test_systemctl_start_instance(host, tmp_path):
     """Where systemd is PID 1: /etc/default/runnerfs points at a config,
