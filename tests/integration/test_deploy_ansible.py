@@ -151,6 +151,89 @@ def test_site_yml_installs_the_package(package, site, host, tmp_path):
     assert toml_loads(after1)["concurrent"] == 8
 
 
+def task_status(out, task):
+    """The status (ok, changed, skipping, fatal) the role's task `task` had in
+    ansible-playbook's output, or None when it did not run."""
+    m = re.search(r"TASK \[runnerfs_runner : %s\] \*+\n(\w+):" % re.escape(task), out)
+    return m and m.group(1)
+
+
+def rebuilt(deb, tmp_path):
+    """The .deb as a rebuild of the same version with other files would be
+    (contrib/build-deb.sh of a changed tree without a changelog entry): one
+    file more in README.Debian, same name, same version."""
+    root = tmp_path / "rebuilt-root"
+    subprocess.run(["dpkg-deb", "-R", str(deb), str(root)], check=True, timeout=60)
+    readme = root / "usr/share/doc/runnerfs/README.Debian"
+    readme.write_text(readme.read_text() + "\nRebuilt.\n")
+    files = sorted(p.relative_to(root) for p in root.rglob("*")
+                   if p.is_file() and not p.is_symlink() and p.parts[len(root.parts)] != "DEBIAN"
+                   and not str(p.relative_to(root)).startswith("etc/"))
+    sums = subprocess.run(["md5sum"] + [str(f) for f in files], cwd=root, capture_output=True, check=True,
+                          timeout=60).stdout
+    (root / "DEBIAN" / "md5sums").write_bytes(sums)
+    out = tmp_path / "rebuilt" / deb.name
+    out.parent.mkdir()
+    subprocess.run(["dpkg-deb", "-b", str(root), str(out)], check=True, capture_output=True, timeout=60)
+    return out, readme.read_bytes()
+
+
+@pytest.mark.package
+def test_site_yml_installs_from_a_url_and_a_rebuilt_package(package, site, host, tmp_path):
+    """runnerfs_deb as a file:// URL: apt fetches it (before, only http(s)
+    and ftp counted as URLs, and file:// was looked for on the controller
+    as a path). Then a rebuilt .deb of the installed version, as every
+    build of a changed tree is until debian/changelog gets an entry: the
+    role installs it (before: copied, then `apt` saw the version installed
+    and the host kept the old build, changed=1 and nothing said), and a
+    run with it again changes nothing."""
+    pkg = package
+    debs = tmp_path / "debs"
+    url = {"runnerfs_install": "package", "runnerfs_deb": "file://" + str(pkg.deb),
+           "runnerfs_deb_dir": str(debs)}
+    runs = []
+    host.install(pkg, by=lambda: runs.append(site(url)))
+    rc1, out1 = runs[0]
+    assert task_status(out1, "The package, copied to the host") == "skipping", out1
+    assert task_status(out1, "runnerfs installed from the package") == "changed", out1
+    assert not debs.exists()
+
+    deb2, readme2 = rebuilt(pkg.deb, tmp_path)
+    path = dict(url, runnerfs_deb=str(deb2))
+    rc2, out2 = site(path)
+    assert task_status(out2, "The package, copied to the host") == "changed", out2
+    assert task_status(out2, "runnerfs installed again from a rebuilt package of the same version") \
+        == "changed", out2
+    assert open("/usr/share/doc/runnerfs/README.Debian", "rb").read() == readme2, \
+        "the role copied the rebuilt .deb but did not install it"
+    rc3, out3 = site(path)
+    assert rc3["changed"] == 0, "the third run changed something:\n" + out3
+
+
+def test_no_runnerfs_mount_no_writes(site, tmp_path):
+    """runnerfs_mount where nothing is mounted (the role installs the
+    package, not the mount: the first run on a new host): the play fails
+    and says so, and writes nothing. Before, the role made the directory,
+    wrote every key into it as plain files (the token and the registry
+    password included), reported success, and config.toml never changed.
+    With nothing to write, the check is not made (a play that only
+    installs the package)."""
+    before = site.t.read_config()
+    for plain in (tmp_path / "absent", tmp_path / "plain"):
+        if plain.name == "plain":
+            plain.mkdir()
+        rc, out = site({"runnerfs_mount": str(plain)}, expect_failed=1)
+        assert "%s is not a runnerfs mount (nothing is mounted there)" % plain in out, out
+        assert "systemctl enable --now runnerfs@" in out, out
+        assert not plain.exists() or not os.listdir(plain), \
+            "the role wrote into a plain directory: %s" % sorted(os.listdir(plain))
+        assert TOKEN not in out and PASSWORD not in out
+    assert site.t.read_config() == before
+    rc, out = site({"runnerfs_mount": str(tmp_path / "absent"), "runnerfs_global": {},
+                    "runnerfs_runners": [], "runnerfs_registries": []})
+    assert rc["changed"] == 0 and not (tmp_path / "absent").exists(), out
+
+
 def test_install_option_is_checked(site):
     """A runnerfs_install the role does not know, or package without a
     .deb: the play fails before it touches anything."""
