@@ -387,14 +387,15 @@ def test_upgrade_keeps_and_remove_stops_the_packages_mounts(package, host, tmp_p
             p.wait(timeout=10)
 
 
-def maintscript(pkg, tmp_path, script, *args, links=None):
+def maintscript(pkg, tmp_path, script, *args, links=None, setup=(), stderr=None):
     """Run the package's maintainer script `script` as dpkg would, in a
     private mount namespace where /run/systemd/system exists (as on a host
     that runs systemd), systemctl and deb-systemd-invoke are stubs that only
     record their arguments, and /etc/systemd/system is an empty tmpfs with
     `links` ({path under it: target}) in it. Returns what it asked of
     systemd and the links left afterwards ({path: target}), or None when
-    the package has no such script."""
+    the package has no such script. `setup`: more shell commands to run in
+    the namespace first; `stderr`: a list that gets the script's stderr."""
     if not shutil.which("unshare"):
         pytest.skip("unshare is missing (util-linux)")
     if not os.path.isdir("/etc/systemd/system"):
@@ -412,7 +413,7 @@ def maintscript(pkg, tmp_path, script, *args, links=None):
         (stubs / name).write_text('#!/bin/sh\necho "%s $*" >> %s\n' % (name, shlex.quote(str(calls))))
         os.chmod(stubs / name, 0o755)
     setup = ["mount -t tmpfs tmpfs /run", "mkdir -p /run/systemd/system",
-             "mount -t tmpfs tmpfs /etc/systemd/system"]
+             "mount -t tmpfs tmpfs /etc/systemd/system"] + list(setup)
     for path, target in (links or {}).items():
         d = os.path.dirname(path)
         setup.append("mkdir -p /etc/systemd/system/%s" % shlex.quote(d) if d else "true")
@@ -426,6 +427,8 @@ def maintscript(pkg, tmp_path, script, *args, links=None):
     out = r.stdout.decode(errors="replace")
     assert r.returncode == 0, "%s %s: %s" % (script, " ".join(args), out + r.stderr.decode(errors="replace"))
     left = dict(ln.split(" ", 1) for ln in out.splitlines() if " " in ln)
+    if stderr is not None:
+        stderr.append(r.stderr.decode(errors="replace"))
     return calls.read_text().splitlines(), left
 
 
@@ -435,7 +438,9 @@ def test_maintainer_scripts_and_systemd(package, tmp_path):
     systemd read runnerfs@.service again: debhelper adds nothing for a
     template unit, so without a postinst of its own an upgraded unit stayed
     as systemd had loaded it before ("changed on disk. Run 'systemctl
-    daemon-reload'"). No instance is started or restarted by it. The postrm
+    daemon-reload'"). No instance is started or restarted by it. A runnerfs
+    from source in /usr/local, which mount(8) and systemd would run instead
+    of the package's, is named at the install. The postrm
     reloads on remove and purge, and the purge removes the links `systemctl
     enable runnerfs@...` made to the package's unit, and no other link (one
     to a runnerfs@.service installed from source in /usr/local stays)."""
@@ -445,6 +450,19 @@ def test_maintainer_scripts_and_systemd(package, tmp_path):
         calls, _ = maintscript(package, tmp_path, "postinst", *args)
         assert calls is not None, "the package has no postinst: nothing runs systemctl daemon-reload"
         assert calls == ["systemctl --system daemon-reload"], (args, calls)
+    # nothing to say on a clean host
+    err = []
+    maintscript(package, tmp_path, "postinst", "configure", "", stderr=err,
+                setup=["mount -t tmpfs tmpfs /usr/local"])
+    assert not err[0].strip(), err[0]
+    # a runnerfs installed from source with meson's default prefix is run
+    # instead of the package's: the install says so (it said nothing)
+    err = []
+    maintscript(package, tmp_path, "postinst", "configure", "", stderr=err, setup=[
+        "mount -t tmpfs tmpfs /usr/local", "mkdir -p /usr/local/sbin /usr/local/lib/systemd/system",
+        "touch /usr/local/sbin/runnerfs /usr/local/lib/systemd/system/runnerfs@.service"])
+    assert "/usr/local/sbin/runnerfs (installed from source?) comes before /usr/sbin/runnerfs" in err[0], err[0]
+    assert "/usr/local/lib/systemd/system/runnerfs@.service (installed from source?) overrides" in err[0], err[0]
     links = {
         "multi-user.target.wants/runnerfs@mnt-runner.service": "/lib/systemd/system/runnerfs@.service",
         "multi-user.target.wants/runnerfs@srv-b.service": "/usr/lib/systemd/system/runnerfs@.service",
