@@ -51,7 +51,8 @@ PACKAGES=(
   # docs/runnerfs.8.scd -> runnerfs(8); tests/integration/test_deploy_*.py
   scdoc                # the man page (optional in meson: no scdoc, no page)
   systemd              # systemd-analyze verify of contrib/systemd/runnerfs@.service
-  docker-compose       # docker-compose config of contrib/docker/docker-compose.yml
+  docker-compose       # runs contrib/docker/docker-compose.yml (Compose v1, 1.29)
+  debootstrap          # the Debian 12 images of the deployment tests (images.py)
 )
 
 case ${1:-} in
