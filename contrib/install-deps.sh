@@ -64,7 +64,8 @@ PACKAGES=(
   # tests/integration/test_deploy_*.py (scdoc, which makes runnerfs(8) from
   # docs/runnerfs.8.scd, is in DEB_PACKAGES; without it meson builds no page)
   systemd              # systemd-analyze verify of contrib/systemd/runnerfs@.service
-  docker-compose       # docker-compose config of contrib/docker/docker-compose.yml
+  docker-compose       # runs contrib/docker/docker-compose.yml (Compose v1, 1.29)
+  debootstrap          # the Debian 12 images of the deployment tests (images.py)
 )
 
 case ${1:-} in

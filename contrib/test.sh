@@ -25,6 +25,11 @@
 #   RUNNERFS_NO_FUZZ=1     skip stage 5
 #   RUNNERFS_NO_ASAN=1     skip stage 2
 #   RUNNERFS_NO_TSAN=1     skip stage 3
+#   RUNNERFS_NO_DEPLOY=1   skip the deployment tests that build Debian images
+#                          and run containers (the compose sidecar, systemd
+#                          as PID 1; counted as skipped). They run in stage 1
+#                          only: in sanitizer builds they skip themselves
+#                          (meson passes b_sanitize as RUNNERFS_SANITIZE)
 #   RUNNERFS_JOBS=N        parallel compile/test jobs (default 2)
 set -euo pipefail
 

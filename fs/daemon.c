@@ -208,6 +208,54 @@ static int slow_renameat(int olddirfd, const char *oldname, int newdirfd, const 
 	return renameat(olddirfd, oldname, newdirfd, newname);
 }
 
+/* ---- a stop by signal is a clean exit ----
+ *
+ * libfuse 3.14's handler for SIGTERM, SIGINT and SIGHUP ends the loop and
+ * stores the signal as the session's error, and fuse_main then returns 8
+ * ("error in the loop") for `docker stop`, Ctrl-C and `systemctl stop`
+ * (systemd sends SIGTERM after ExecStop= when the daemon is still winding
+ * down). That is how a daemon is asked to stop. Our handler is set before
+ * run_fuse, whose fuse_set_signal_handlers then leaves it alone (it replaces default handlers
+ * only): it ends the loop the same way, fuse_session_exit() from the main
+ * thread (libfuse's threads, and ours started from them, block these
+ * signals), and stores nothing, so the loop returns 0. A signal that
+ * comes before the session is known is sent again from the init
+ * callback. A signal the caller ignores (nohup) stays ignored. */
+static const int stop_signals[] = {SIGHUP, SIGINT, SIGTERM};
+/* both read and written with __atomic_* only (lock-free: safe in a
+ * signal handler, and seen by the init callback's thread) */
+static struct fuse_session *stop_session;
+static int stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	__atomic_store_n(&stop_signal, sig, __ATOMIC_SEQ_CST);
+	struct fuse_session *se = __atomic_load_n(&stop_session, __ATOMIC_SEQ_CST);
+	if (se)
+		fuse_session_exit(se);
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(*stop_signals); i++) {
+		struct sigaction old;
+		if (sigaction(stop_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+			sigaction(stop_signals[i], &sa, NULL);
+	}
+}
+
+void daemon_session_started(struct fuse_session *se)
+{
+	__atomic_store_n(&stop_session, se, __ATOMIC_SEQ_CST);
+	int sig = __atomic_load_n(&stop_signal, __ATOMIC_SEQ_CST);
+	if (sig)
+		kill(getpid(), sig);
+}
+
 static void commit_warn(void *arg, const char *msg)
 {
 	(void)arg;
@@ -452,7 +500,9 @@ int daemon_main(int argc, char **argv)
 	/* the watch and reload threads start in the FUSE init callback
 	 * (ops.c): run_fuse forks into the background first, and threads
 	 * do not survive a fork */
+	catch_stop_signals();
 	ret = run_fuse(&args, &fs);
+	__atomic_store_n(&stop_session, NULL, __ATOMIC_SEQ_CST); /* gone with run_fuse */
 	watch_stop(&fs);
 	reload_stop(&fs.reload);
 out:

@@ -24,6 +24,7 @@
 
 #include "runnerfs/change.h"
 #include "runnerfs/control.h"
+#include "runnerfs/daemon.h"
 #include "runnerfs/fresh.h"
 #include "runnerfs/kcache.h"
 #include "runnerfs/node.h"
@@ -1450,6 +1451,7 @@ static void *rfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 			fs->disk.dir, strerror(-r));
 	if ((r = reload_start(&fs->reload)) < 0)
 		rfs_log(RFS_LOG_WARN, "cannot start the reload thread: %s", strerror(-r));
+	daemon_session_started(fuse_get_session(fuse_get_context()->fuse));
 	return fs;
 }
 

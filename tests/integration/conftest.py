@@ -99,6 +99,9 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter):
+    images = sys.modules.get("images")   # the deployment tests' images and timings
+    for line in getattr(images, "TIMINGS", ()):
+        terminalreporter.write_line("deployment images: " + line)
     if judge_off():
         terminalreporter.write_line("second judge: off (%s)" % judge_off())
         return

@@ -1,12 +1,15 @@
 """A private Docker engine for the reload tests (contract 8), and fake
-engines. Standard library only; imported by tests/integration/test_reload*.py.
+engines. Standard library only; imported by tests/integration/test_reload*.py
+and test_deploy_*.py (with images.py: Debian images made with debootstrap).
 
     from dockerd import docker_engine, docker_proxy, fake_engine  # fixtures
 
 docker_engine (session)
     Starts Debian's dockerd (docker.io) on a private socket in a fresh
     /run/rfs-dockerd-XXXX (unix socket paths must stay < 108 bytes) with its
-    own --data-root, --exec-root, --pidfile and containerd namespace, no
+    own --exec-root, --pidfile and containerd namespace, its --data-root in
+    a fresh /var/tmp/rfs-dockerd-data-XXXX (images take gigabytes with vfs;
+    /run is often a small tmpfs), no
     network (--bridge=none, no iptables), storage-driver vfs. Imports a tiny
     image, rfs-busybox:test, from a rootfs holding busybox-static (nothing can
     be pulled). When the engine cannot start (not root, docker.io or
@@ -155,8 +158,9 @@ COUNTER_SCRIPT = ('n=0; trap \'n=$((n+1)); echo $n > /out/count.tmp; mv /out/cou
 
 
 class Engine:
-    def __init__(self, root):
+    def __init__(self, root, data_root=None):
         self.dir = Path(root)
+        self.data = Path(data_root) if data_root else self.dir / "data"
         self.sock = self.dir / "docker.sock"
         self.host = "unix://%s" % self.sock
         self.pidfile = self.dir / "docker.pid"
@@ -169,15 +173,16 @@ class Engine:
 
     # -- life cycle -------------------------------------------------------
     def start(self):
-        for d in ("data", "exec", "cli"):
+        for d in ("exec", "cli"):
             (self.dir / d).mkdir()
+        self.data.mkdir(exist_ok=True)
         # containerd namespaces: [A-Za-z0-9] words joined by . _ -
         ns = re.sub(r"[^A-Za-z0-9]", "x", self.dir.name[-8:])
         args = ["dockerd",
                 "--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-forward=false",
                 "--ip-masq=false", "--userland-proxy=false", "--storage-driver=vfs",
                 "--host", self.host,
-                "--data-root", str(self.dir / "data"),
+                "--data-root", str(self.data),
                 "--exec-root", str(self.dir / "exec"),
                 "--pidfile", str(self.pidfile),
                 # a containerd of the machine (if any), or another test
@@ -272,8 +277,9 @@ class Engine:
         self._kill_leftovers(notes)
         self._unmount_all(notes)
         if any(self._mounts_under()):
-            notes.append("mounts remain under %s; not removing it" % self.dir)
+            notes.append("mounts remain under %s or %s; not removing them" % (self.dir, self.data))
         else:
+            shutil.rmtree(self.data, ignore_errors=True)
             shutil.rmtree(self.dir, ignore_errors=True)
         return notes
 
@@ -305,18 +311,18 @@ class Engine:
                 pass
 
     def containers_ids_seen(self):
-        d = self.dir / "data" / "containers"
+        d = self.data / "containers"
         try:
             return [c for c in os.listdir(d) if re.fullmatch(r"[0-9a-f]{64}", c)]
         except OSError:
             return []
 
     def _mounts_under(self):
-        root = str(self.dir)
+        roots = (str(self.dir), str(self.data))
         with open("/proc/self/mountinfo") as f:
             for line in f:
                 mp = line.split()[4].replace("\\040", " ")
-                if mp == root or mp.startswith(root + "/"):
+                if any(mp == r or mp.startswith(r + "/") for r in roots):
                     yield mp
 
     def _unmount_all(self, notes):
@@ -333,8 +339,8 @@ class Engine:
             notes.append("could not unmount: %s" % ", ".join(left))
 
     # -- using it ---------------------------------------------------------
-    def docker(self, *args, check=True, timeout=60):
-        env = dict(os.environ)
+    def docker(self, *args, check=True, timeout=60, env=None):
+        env = dict(os.environ, **(env or {}))
         env.pop("DOCKER_HOST", None)
         env.pop("DOCKER_CONTEXT", None)
         env["DOCKER_CONFIG"] = str(self.dir / "cli")
@@ -425,7 +431,8 @@ def start_engine():
         return None, "the docker client is not installed (apt-get install docker.io)"
     if not any(os.path.isfile(p) for p in BUSYBOX_CANDIDATES):
         return None, "busybox is not installed (apt-get install busybox-static)"
-    eng = Engine(_short_dir())
+    data = "/var/tmp" if os.access("/var/tmp", os.W_OK) else tempfile.gettempdir()
+    eng = Engine(_short_dir(), tempfile.mkdtemp(prefix="rfs-dockerd-data-", dir=data))
     atexit.register(eng.close)  # a session interrupted halfway still cleans up
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         # `timeout`, meson's test timeout: SIGTERM would end python without
