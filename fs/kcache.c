@@ -284,6 +284,20 @@ static long ms_since(const struct timespec *t)
 	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+/* kc->mu held: wait up to 20 ms for a sender to finish its batch (the
+ * callers bound the total, RFS_KCACHE_WAIT_MS). */
+static void wait_sent(struct rfs_kcache *kc)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += 20 * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&kc->sent, &kc->mu, &dl);
+}
+
 static void send_one(struct rfs_kcache *kc, const char *path, uint64_t *sent)
 {
 	char p[PATH_MAX];
@@ -394,14 +408,7 @@ void kcache_sync(struct rfs *fs)
 		if (kc->busy) {
 			/* another thread is sending (maybe what we noted): wait
 			 * for it, bounded (kcache.h) */
-			struct timespec dl;
-			clock_gettime(CLOCK_REALTIME, &dl);
-			dl.tv_nsec += 20 * 1000000L;
-			if (dl.tv_nsec >= 1000000000L) {
-				dl.tv_sec++;
-				dl.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&kc->sent, &kc->mu, &dl);
+			wait_sent(kc);
 			if (ms_since(&t0) > RFS_KCACHE_WAIT_MS)
 				break;
 			continue;
@@ -446,14 +453,7 @@ void kcache_stop(struct rfs *fs)
 	 * kernel (a page being read, whose READ nobody answers now) is let
 	 * go by the unmount itself, after this bounded wait */
 	while (kc->busy && ms_since(&t0) < RFS_KCACHE_WAIT_MS) {
-		struct timespec dl;
-		clock_gettime(CLOCK_REALTIME, &dl);
-		dl.tv_nsec += 20 * 1000000L;
-		if (dl.tv_nsec >= 1000000000L) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&kc->sent, &kc->mu, &dl);
+		wait_sent(kc);
 	}
 	pthread_mutex_unlock(&kc->mu);
 }
