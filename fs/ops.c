@@ -6,9 +6,12 @@
  *
  * Writes are buffered per open file and committed at flush/fsync (whose
  * errors reach close()/fsync()), never at release (whose result the kernel
- * drops) — except a file that was only truncated: `: > key` flushes twice
- * and never writes, and `echo v > key` flushes once *before* it writes, so
- * a truncation alone waits for a write, an fsync, or the release.
+ * drops) — except a file that was only truncated by open(O_TRUNC):
+ * `echo v > key` flushes once *before* it writes, so such a truncation
+ * waits for a write, a second flush (`: > key` flushes twice and never
+ * writes), an fsync, or the release. An ftruncate() is a request of its
+ * own (`truncate -s 0 key`): it is committed at the next flush, so close()
+ * returns once config.toml holds it.
  */
 #define FUSE_USE_VERSION 31
 
@@ -43,6 +46,9 @@ struct handle {
 	bool dirty;     /* differs from what was last committed */
 	bool wrote;     /* a write() since the last commit */
 	bool truncated; /* emptied by O_TRUNC or ftruncate since */
+	bool resized;   /* an ftruncate() since the last commit */
+	unsigned flushes; /* since the last commit: the second of an
+			   * O_TRUNC open that wrote nothing commits it */
 	bool failed;    /* a write() was rejected: never commit this */
 	bool created;   /* a new key: it exists once committed */
 	bool has_mtime; /* utimens while writing: the mtime after the commit */
@@ -485,7 +491,8 @@ static int commit_handle(struct rfs *fs, struct handle *h)
 		h->has_mtime = false;
 	}
 	if (rc == 0) {
-		h->dirty = h->wrote = h->truncated = false;
+		h->dirty = h->wrote = h->truncated = h->resized = false;
+		h->flushes = 0;
 		if (h->created) {
 			rfs_map_del(&fs->pending, h->path);
 			h->created = false;
@@ -943,18 +950,29 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 	struct tree_ref r;
 	char why[300];
 	bool created = h->created;
+	bool refused_empty = false;
+	if (!h->failed && h->truncated && !h->wrote && !h->resized && (h->kind == TK_VALUE || h->created))
+		refused_empty = resolve(fs, h->path, &r) == 0 &&
+				tree_precheck(fs->doc, &r, "\n", 1, why, sizeof(why)) < 0;
+	h->flushes++;
 	if (h->failed)
 		rc = -EINVAL;
-	else if (h->dirty && h->wrote)
+	else if (h->dirty && (h->wrote || h->resized))
+		/* a write, or ftruncate() (`truncate -s 0 key`, vim's and
+		 * rsync --inplace's come with writes): a reader after close()
+		 * must find it in config.toml, not wait for RELEASE */
 		rc = commit_handle(fs, h);
-	else if (h->truncated && !h->wrote && (h->kind == TK_VALUE || h->created) &&
-		 resolve(fs, h->path, &r) == 0 && tree_precheck(fs->doc, &r, "\n", 1, why, sizeof(why)) < 0)
+	else if (refused_empty)
 		/* open(O_TRUNC) of a number or boolean, nothing written yet:
 		 * close() is told now (Python's open('w').close()). Nothing
 		 * is logged or kept: bash closes once before it writes, and the
 		 * write may still come; if it does not, RELEASE refuses the
 		 * empty value and logs it once. */
 		rc = -EINVAL;
+	else if (h->dirty && h->truncated && h->flushes >= 2)
+		/* `: > key`: the copy bash closed before the command, then
+		 * the one it restores after; no write came between */
+		rc = commit_handle(fs, h);
 	/* the kernel set the size from this open's writes, committed or not */
 	note_handle(fs, h, created);
 	unlock_fs(fs);
@@ -1044,7 +1062,7 @@ static int rfs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			h->buf.p[size] = '\0';
 		}
 		if (rc == 0) {
-			h->dirty = h->unsynced = true;
+			h->dirty = h->unsynced = h->resized = true;
 			h->truncated |= size == 0;
 		}
 	} else {

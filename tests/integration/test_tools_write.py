@@ -6,11 +6,12 @@ file with the same tool works too. Each case runs on a commented LF config
 and on the CRLF one. How each tool writes: reference/write-patterns.md."""
 
 import os
+import shlex
 import time
 
 import pytest
 
-from rfs import fixture, replace_once
+from rfs import fixture, replace_once, toml_loads
 from tools import need, tmount  # noqa: F401 (tmount is a fixture)
 
 # config, the value file, the key as written in the file, its value before,
@@ -205,3 +206,23 @@ def test_tool_changes_whole_config(tmount, tmp_path, tool):
                expected, expected, maybe=maybe)
         assert t.read("concurrent") == v.encode() + b"\n"
         cur, old = expected, v
+
+
+def test_an_emptied_value_is_in_config_when_the_command_returns(tmount):
+    """`truncate -s 0 key` and `: > key` are done when they return: the
+    next command (here: the runner's side, the config file on disk) reads
+    the empty value (RELEASE, which the kernel sends after close() has
+    returned, must not be what commits)."""
+    t = tmount(F01)
+    vol, clone, cfg = t.q(VOLUMES), t.q(CLONE), shlex.quote(str(t.m.config))
+    script = ("for i in $(seq 40); do "
+              "echo /c$i > %(v)s; truncate -s 0 %(v)s; "
+              "grep -q '^  *volumes = \\[\\]$' %(f)s || { echo truncate $i; exit 1; }; "
+              "echo http://h$i > %(c)s; : > %(c)s; "
+              "grep -q '^  clone_url = \"\"$' %(f)s || { echo colon $i; exit 1; }; "
+              "done") % {"v": vol, "c": clone, "f": cfg}
+    res = t.sh(script, check=False)
+    assert res.returncode == 0, "config.toml still held the old value after %s" % res.stdout.decode().strip()
+    doc = toml_loads(t.read_config())
+    shared = [r for r in doc["runners"] if r["name"] == "docker-shared-01"][0]
+    assert shared["docker"]["volumes"] == []
