@@ -27,7 +27,9 @@
 # as runnerfs needs for its writes): the best any FUSE filesystem can do
 # here. After the rounds, one more walk of each fs-fuse-ideal mount is
 # bracketed with SIGUSR1 to count the FUSE requests of a warm walk.
-# BENCH_READ_FLOOR=0 leaves all of them out.
+# BENCH_READ_FLOOR=0 leaves all of them out. Then, as many rounds, a warm
+# `find` of every target (fs-walk --list: every directory listed, no file
+# opened; target <= 2x tmpfs, issue 12).
 set -eu
 # shellcheck source=tests/bench/fs-lib.sh
 . "$(dirname "$0")/fs-lib.sh"
@@ -98,6 +100,16 @@ while [ $i -lt "$rounds" ]; do
 	done
 	i=$((i + 1))
 done
+# a warm `find` (no file opened): the same targets, after the reads above
+# (every entry known to the kernel), alternating
+i=0
+while [ $i -lt "$rounds" ]; do
+	order=$(echo $targets | tr ' ' '\n' | awk -v i=$i '{ a[NR - 1] = $0 } END { for (k = 0; k < NR; k++) print a[(k + i) % NR] }')
+	for t in $order; do
+		"$walk" --list "${t#*:}" >>"$dir/l-${t%%:*}"
+	done
+	i=$((i + 1))
+done
 load1=$(loadavg)
 # the requests of one more (warm) walk of each fs-fuse-ideal mount: SIGUSR1
 # prints the counts since the last one and starts again from zero
@@ -130,7 +142,7 @@ for p in $floor_pids; do
 done
 
 python3 - "$dir" "$n" "$load0" "$load1" "$(buildtype)" "$(fstype "$dir")" <<'PY' >"$dir/report"
-import statistics, sys
+import os, statistics, sys
 d, n, load0, load1, bt, fst = sys.argv[1:]
 def runs(name):
     out = []
@@ -154,7 +166,6 @@ print(f"  {'':9} {'median':>9} {'min':>9} {'max':>9} {'files/s':>10}")
 for name, rs, med in (("runnerfs", m, mm), ("tmpfs", t, tm)):
     s = [r["seconds"] for r in rs]
     print(f"  {name:9} {med*1e3:7.1f}ms {min(s)*1e3:7.1f}ms {max(s)*1e3:7.1f}ms {files/med:10,.0f}")
-import os
 for name, label in (("floor1", "FUSE passthrough with runnerfs's first settings"),
                     ("floor2", "FUSE passthrough tuned (attr_timeout=1, d_type, page cache)"),
                     ("ideal", "ideal FUSE (low-level, no OPEN, kernel caches)"),
@@ -169,10 +180,25 @@ for name, label in (("floor1", "FUSE passthrough with runnerfs's first settings"
             total = int(req[0].split("=")[1]) if req else 0
             print(f"    first walk (cold) {s[0]*1e3:.1f} ms; requests of one more warm walk: "
                   f"{total:,} ({total/files:.2f} per file): {' '.join(req[1:]) or 'none'}")
+def lruns(name):
+    p = f"{d}/l-{name}"
+    return [float(dict(f.split("=") for f in line.split())["seconds"]) for line in open(p)] if os.path.exists(p) else []
+lm, lt = statistics.median(lruns("mount")), statistics.median(lruns("tmpfs"))
+lratio = lm / lt
+print(f"== warm find (every directory listed, no file opened), {len(lruns('mount'))} rounds each, alternating")
+print(f"  runnerfs median {lm*1e3:.1f} ms, tmpfs {lt*1e3:.1f} ms: {lratio:.2f}x tmpfs (target <= 2x)")
+for name, label in (("floor2", "FUSE passthrough tuned"), ("ideal", "ideal FUSE (no OPEN)"),
+                    ("idealopen", "ideal FUSE with OPEN kept")):
+    s = lruns(name)
+    if s:
+        med = statistics.median(s)
+        print(f"  {label}: median {med*1e3:.1f} ms, {med/lt:.2f}x tmpfs; runnerfs is {lm/med:.2f}x this")
 print(f"  copy out of the mount (first walk after mounting): {copy['seconds']*1e3:.1f} ms")
 print(f"  ratio {ratio:.2f}x   target <= 3x   {'ok' if ok else 'MISSED'}")
 print(f"SUMMARY|read all files, {n} runners|{ratio:.2f}x ({mm*1e3:.0f} vs {tm*1e3:.0f} ms; "
       f"{files/mm:,.0f} vs {files/tm:,.0f} files/s)|<= 3x|{'ok' if ok else 'MISSED'}")
+print(f"SUMMARY|warm find, {n} runners|{lratio:.2f}x ({lm*1e3:.0f} vs {lt*1e3:.0f} ms)|<= 2x|"
+      f"{'ok' if lratio <= 2 else 'MISSED'}")
 PY
 grep -v '^SUMMARY|' "$dir/report"
 grep '^SUMMARY|' "$dir/report" | while IFS='|' read -r _ a b c d; do summary "$a" "$b" "$c" "$d"; done
