@@ -689,6 +689,6 @@ def test_package_under_systemd_pid1(deploy_ok, package, docker_engine, tmp_path)
         assert cfg.read_bytes() == EDITED
         st2 = os.stat(cfg)
         assert (st2.st_ino, st2.st_mtime_ns, st2.st_mode) == (st.st_ino, st.st_mtime_ns, st.st_mode)
-        images.timed("the package under systemd (container, install, enable --now, purge)", t0)
+        images.timed("the package under systemd (boot, install, enable --now, stop, purge)", t0)
     finally:
         eng.docker("rm", "-f", PID1_NAME, check=False, timeout=120)
