@@ -3,27 +3,36 @@ builds runnerfs_VERSION_ARCH.deb from the tree (dpkg-buildpackage -us -uc -b
 with debian/), lintian finds nothing to say, `apt-get install ./...deb`
 installs it on this machine, `mount -t fuse.runnerfs` runs the installed
 /usr/sbin/runnerfs through mount.fuse3 and an edit reaches config.toml,
-systemctl starts runnerfs@.service where systemd runs, and `apt-get purge`
-leaves nothing of the package behind, the user's config.toml untouched.
+and `apt-get purge` leaves nothing of the package behind, the user's
+config.toml untouched. Where systemd runs: the same package installed in a
+container booted with systemd as PID 1 (test_deploy_systemd.py's), `systemctl
+enable --now runnerfs@...`, stop, purge; and on this machine too when its
+PID 1 is systemd.
 
 The tests marked `package` build and install the package: meson runs them
 as their own test, integration-package (tests/integration/meson.build), the
 package is built once per tree (debpkg.py) and not at all in a sanitizer
 build. Installing is skipped, never forced, where it would clobber
-something (debpkg.Host.check_clean)."""
+something (debpkg.Host.check_clean). The container test also needs what
+the deployment tests need (images.py: root, Docker, debootstrap; not with
+RUNNERFS_NO_DEPLOY=1)."""
 
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import time
 
 import pytest
 
 import debpkg
+import images
 from debpkg import changelog_version, host, meson_version, package, upstream_version  # noqa: F401
+from dockerd import docker_engine  # noqa: F401 (fixture)
 from rfs import REPO, fixture, toml_loads, wait_for
 from test_deploy_mount import daemons_on
+from test_deploy_systemd import MOUNTPOINT, deploy_ok, start_pid1  # noqa: F401 (deploy_ok: fixture)
 from tools import RUNNERFS_BIN
 
 F01 = fixture("01-register-docker.toml")
@@ -485,8 +494,8 @@ def test_systemctl_start_instance(host, tmp_path):
     ok, comm = debpkg.is_systemd_pid1()
     if not ok:
         pytest.skip("systemd is not PID 1 here (PID 1 is %r%s): systemctl start runnerfs@... "
-                    "needs a running systemd. test_install_mount_edit_purge installs the same unit, "
-                    "test_deploy_systemd.py verifies it with systemd-analyze"
+                    "needs a running systemd. test_package_under_systemd_pid1 runs the package's "
+                    "unit in a container booted with systemd"
                     % (comm, "" if os.path.isdir("/run/systemd/system") else ", no /run/systemd/system"))
     pkg = debpkg.built_package()
     host.install(pkg)
@@ -528,3 +537,158 @@ def test_systemctl_start_instance(host, tmp_path):
         systemctl("stop", inst, check=False)
         subprocess.run(["fusermount3", "-uz", str(mnt)], capture_output=True, timeout=20)
         systemctl("reset-failed", inst, check=False)
+
+
+# --------------------------------------------------------------------------
+# installed where systemd is PID 1: a container booted with /sbin/init
+
+PID1_NAME = "rfs-systemd-deb"
+PID1_MNT = MOUNTPOINT                  # /mnt/runner, docs/guide.md's Setup 1
+SYSTEMCTL_TIMEOUT = 60
+# what an install and purge may leave changed in the container, and why:
+# dpkg's and apt's own records and logs, and the mount point, which the
+# unit makes (ExecStartPre=mkdir -p) and which is the administrator's
+PURGE_MAY_LEAVE = ("/var/lib/dpkg/", "/var/lib/apt/", "/var/cache/apt/", "/var/log/")
+
+
+def root_files(c):
+    """Every path on the container's root filesystem (not /proc, /sys, /dev,
+    the tmpfs /run and /tmp, the bind-mounted /etc/gitlab-runner)."""
+    out = c.sh("find / -xdev -print", timeout=120).stdout
+    return set(out.splitlines())
+
+
+def new_of(c, paths, before):
+    """Those of `paths` that exist in the container and did not before
+    (root_files()): dpkg -L names /lib/..., reached through merged /usr's
+    symlink, which find -xdev does not follow."""
+    there = c.sh('for f in "$@"; do if [ -e "$f" ] || [ -L "$f" ]; then readlink -f "$f"; fi; done',
+                 args=paths).stdout.splitlines()
+    return sorted(f for f in there if f not in before)
+
+
+def runnerfs_daemons(c):
+    """`pid exe` of every process in the container that runs a runnerfs
+    binary (also a deleted one)."""
+    return c.sh('for d in /proc/[0-9]*; do e=$(readlink "$d/exe" 2>/dev/null) || continue; '
+                'case "$e" in */runnerfs|*"/runnerfs (deleted)") echo "${d#/proc/} $e";; esac; done'
+                ).stdout.splitlines()
+
+
+@pytest.mark.package
+def test_package_under_systemd_pid1(deploy_ok, package, docker_engine, tmp_path):  # noqa: F811
+    """The package on a host where systemd runs (test_systemctl_start_instance
+    needs systemd as PID 1 on the test machine, which CI does not have): a
+    container booted from images.py's systemd image (/sbin/init), no network.
+    `apt-get install ./runnerfs_*.deb` installs it with the dependencies the
+    image has (fuse3, libfuse3-3, libcjson1; libcurl4, only recommended, is
+    not there and cannot be fetched); `systemctl enable --now
+    runnerfs@$(systemd-escape --path /mnt/runner)` mounts, with CONFIG and
+    OPTIONS from the package's /etc/default/runnerfs; an edit reaches
+    config.toml; `systemctl stop` unmounts and the daemon exits; started
+    again, `apt-get purge` stops it (prerm), and leaves no file, unit,
+    enable link or process of the package, and config.toml as the edit
+    left it."""
+    eng = docker_engine
+    pkg = package
+    try:
+        image = images.systemd_image(eng)
+    except images.ImageUnavailable as e:
+        pytest.skip("no Debian image with systemd: %s" % e)
+    etc = tmp_path / "gitlab-runner"          # the container's /etc/gitlab-runner
+    etc.mkdir()
+    cfg = etc / "config.toml"
+    cfg.write_bytes(F01)
+    os.chmod(cfg, 0o600)
+    deb = "/root/" + pkg.deb.name
+    t0 = time.monotonic()
+    c = start_pid1(eng, image, PID1_NAME, ["%s:/etc/gitlab-runner" % etc])
+    try:
+        eng.docker("cp", pkg.deb, "%s:%s" % (PID1_NAME, deb))
+        before = root_files(c)
+
+        # install: nothing but runnerfs, so every dependency came from the image
+        r = c.sh("cd /root && DEBIAN_FRONTEND=noninteractive apt-get install -y ./%s" % pkg.deb.name,
+                 timeout=debpkg.APT_TIMEOUT)
+        new = debpkg.apt_lines(r.stdout, "The following NEW packages will be installed:")
+        assert new == ["runnerfs"], "apt-get installed %s:\n%s" % (new, r.stdout)
+        assert "Need to get 0 B/" in r.stdout, r.stdout
+        listed = [p for p in c.sh("dpkg -L runnerfs").stdout.splitlines() if p and p != "/."]
+        assert set(pkg.files()) <= set(listed)
+        # what the check after the purge looks for is there now
+        assert len(new_of(c, listed, before)) >= len(pkg.files())
+        assert c.sh("cat /var/lib/dpkg/info/runnerfs.conffiles").stdout.split() == ["/etc/default/runnerfs"]
+
+        # enable --now, as docs/guide.md says
+        unit = "runnerfs@%s.service" % c.sh("systemd-escape --path %s" % PID1_MNT).stdout.strip()
+        assert unit == "runnerfs@mnt-runner.service", unit
+        c.sh("systemctl enable --now runnerfs@$(systemd-escape --path %s)" % PID1_MNT, timeout=SYSTEMCTL_TIMEOUT)
+        link = "/etc/systemd/system/multi-user.target.wants/" + unit
+        assert c.sh("readlink %s" % link).stdout.strip() == "/lib/systemd/system/runnerfs@.service"
+        assert c.sh("systemctl is-active %s" % unit, check=False).stdout.strip() == "active"
+        wait_for(lambda: c.mounts() == ["fuse.runnerfs"] and
+                 c.sh("cat %s/concurrent" % PID1_MNT, check=False).stdout == "4\n",
+                 20, interval=0.1, what="%s to mount %s" % (unit, PID1_MNT))
+        p = c.show(unit, "FragmentPath", "MainPID")
+        assert p["FragmentPath"] == "/lib/systemd/system/runnerfs@.service", p
+        pid = int(p["MainPID"])
+        assert c.sh("readlink /proc/%d/exe" % pid).stdout.strip() == "/usr/sbin/runnerfs"
+        # the package's /etc/default/runnerfs chose the config and the options
+        argv = c.sh("cat /proc/%d/cmdline" % pid).stdout.split("\0")[:-1]
+        assert argv == ["/usr/sbin/runnerfs", "-f", "-o", "reload=none,backups=10",
+                        "/etc/gitlab-runner/config.toml", PID1_MNT], argv
+
+        # an edit through the mount, in config.toml
+        c.sh("echo 7 > %s/concurrent" % PID1_MNT)
+        assert cfg.read_bytes() == EDITED
+        assert c.sh("cat /etc/gitlab-runner/config.toml").stdout.encode() == EDITED
+        assert c.sh("cat %s/concurrent" % PID1_MNT).stdout == "7\n"
+        st = os.stat(cfg)
+        assert st.st_mode & 0o777 == 0o600
+
+        # stop: unmounted, the daemon gone
+        c.sh("systemctl stop %s" % unit, timeout=SYSTEMCTL_TIMEOUT)
+        assert c.mounts() == [], "still mounted after systemctl stop: %r" % c.mounts()
+        r = c.sh("systemctl is-active %s" % unit, check=False)
+        assert r.stdout.strip() == "inactive", (r.stdout, c.journal("-u", unit)[-3000:])
+        assert c.show(unit, "Result")["Result"] == "success"
+        assert not runnerfs_daemons(c), runnerfs_daemons(c)
+        # a start, an edit and a stop are nothing to log: only systemd's own
+        # lines (ExecStopPost='s fusermount3 and libfuse 3.14's thread
+        # warning each put one there at every stop or start before)
+        c.sh("journalctl --sync", timeout=30)
+        j = c.journal("-u", unit, "-o", "short").splitlines()
+        assert j, "nothing in journalctl -u %s" % unit
+        assert not [ln for ln in j if " systemd[1]: " not in ln], \
+            "not systemd's own lines in journalctl -u %s:\n%s" % (unit, "\n".join(j))
+
+        # purge while an instance runs: the prerm stops it
+        c.sh("systemctl start %s" % unit, timeout=SYSTEMCTL_TIMEOUT)
+        wait_for(lambda: c.mounts() == ["fuse.runnerfs"], 20, interval=0.1, what="the mount again")
+        pid = int(c.show(unit, "MainPID")["MainPID"])
+        assert pid and runnerfs_daemons(c) == ["%d /usr/sbin/runnerfs" % pid]
+        r = c.sh("DEBIAN_FRONTEND=noninteractive apt-get purge -y runnerfs", timeout=debpkg.APT_TIMEOUT)
+        gone = debpkg.apt_lines(r.stdout, "The following packages will be REMOVED:")
+        assert gone == ["runnerfs"], "apt-get purge removed %s:\n%s" % (gone, r.stdout)
+        assert not runnerfs_daemons(c), "runnerfs runs after the purge: %s" % runnerfs_daemons(c)
+        assert c.mounts() == [], "still mounted after the purge: %r" % c.mounts()
+        assert c.sh("dpkg-query -W -f '${db:Status-Abbrev}' runnerfs", check=False).stdout.strip() in ("", "un")
+        p = c.show(unit, "LoadState", "ActiveState")
+        assert p == {"LoadState": "not-found", "ActiveState": "inactive"}, p
+        links = c.sh("find /etc/systemd /lib/systemd /usr/lib/systemd -name '*runnerfs*'").stdout.split()
+        assert not links, "units or enable links left after the purge: %s" % links
+        left = new_of(c, listed, before)
+        assert not left, "files of the package left after the purge: %s" % left
+        after = root_files(c)
+        new = sorted(f for f in after - before
+                     if "runnerfs" in f or (f != PID1_MNT and not f.startswith(PURGE_MAY_LEAVE)))
+        assert not new, "new after the install and purge: %s" % new
+        assert c.sh("ls -A %s" % PID1_MNT).stdout == ""
+
+        # the user's config: the edit, nothing else, not rewritten since
+        assert cfg.read_bytes() == EDITED
+        st2 = os.stat(cfg)
+        assert (st2.st_ino, st2.st_mtime_ns, st2.st_mode) == (st.st_ino, st.st_mtime_ns, st.st_mode)
+        images.timed("the package under systemd (boot, install, enable --now, stop, purge)", t0)
+    finally:
+        eng.docker("rm", "-f", PID1_NAME, check=False, timeout=120)

@@ -220,11 +220,12 @@ def meson_install(dest):
 
 
 class Pid1:
-    def __init__(self, eng):
+    def __init__(self, eng, name=NAME):
         self.eng = eng
+        self.name = name
 
-    def sh(self, cmd, check=True, timeout=60):
-        r = self.eng.docker("exec", NAME, "sh", "-c", cmd, check=False, timeout=timeout)
+    def sh(self, cmd, check=True, timeout=60, args=()):
+        r = self.eng.docker("exec", self.name, "sh", "-c", cmd, "sh", *args, check=False, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError("in the container: `%s` failed (exit %d): %s%s"
                                  % (cmd, r.returncode, r.stdout, r.stderr))
@@ -249,13 +250,44 @@ class Pid1:
         return self.sh("journalctl --no-pager " + " ".join(args)).stdout
 
 
+def start_pid1(eng, image, name, volumes=()):
+    """docker run -d `image` booting /sbin/init (systemd as PID 1, as on a
+    host), with /dev/fuse, no network, `volumes` (-v arguments); returns a
+    Pid1 once systemd has booted. A container that fails to boot is removed
+    here; one that booted is the caller's to remove (docker rm -f)."""
+    run_args, how = pid1_container_args()
+    eng.docker("rm", "-f", name, check=False)
+    t0 = time.monotonic()
+    c = Pid1(eng, name)
+    try:
+        vols = []
+        for v in volumes:
+            vols += ["-v", v]
+        eng.docker("run", "-d", "--name", name, "--network", "none", "--device", "/dev/fuse",
+                   "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+                   "-e", "container=docker", "--stop-signal", "SIGRTMIN+3",
+                   *vols, *run_args, image, "/sbin/init", timeout=120)
+
+        def booted():
+            if not eng.running(name):
+                raise AssertionError("the container stopped (%s):\n%s"
+                                     % (how, eng.docker("logs", name, check=False).stderr[-3000:]))
+            st = c.sh("systemctl is-system-running", check=False).stdout.strip()
+            return st if st in ("running", "degraded") else None
+        state = wait_for(booted, BOOT_DEADLINE, interval=0.2, what="systemd to boot (%s)" % how)
+    except BaseException:
+        eng.docker("rm", "-f", name, check=False, timeout=120)
+        raise
+    images.timed("systemd boot in the container (%s, %s)" % (state, how), t0)
+    return c
+
+
 def test_unit_runs_under_systemd(deploy_ok, docker_engine, tmp_path):  # noqa: F811
     eng = docker_engine
     try:
         image = images.systemd_image(eng)
     except images.ImageUnavailable as e:
         pytest.skip("no Debian image with systemd: %s" % e)
-    run_args, how = pid1_container_args()
     installed = meson_install(tmp_path / "dest")
     units = [p for p in installed if p.endswith("/systemd/system/runnerfs@.service")]
     assert len(units) == 1, sorted(installed)
@@ -268,23 +300,8 @@ def test_unit_runs_under_systemd(deploy_ok, docker_engine, tmp_path):  # noqa: F
     cfg = etc / "config.toml"
     cfg.write_bytes(F01)
     os.chmod(cfg, 0o600)
-    eng.docker("rm", "-f", NAME, check=False)
-    t0 = time.monotonic()
-    eng.docker("run", "-d", "--name", NAME, "--network", "none", "--device", "/dev/fuse",
-               "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-               "-e", "container=docker", "--stop-signal", "SIGRTMIN+3",
-               "-v", "%s:/etc/gitlab-runner" % etc, *run_args, image, "/sbin/init", timeout=120)
-    c = Pid1(eng)
+    c = start_pid1(eng, image, NAME, ["%s:/etc/gitlab-runner" % etc])
     try:
-        def booted():
-            if not eng.running(NAME):
-                raise AssertionError("the container stopped (%s):\n%s"
-                                     % (how, eng.docker("logs", NAME, check=False).stderr[-3000:]))
-            st = c.sh("systemctl is-system-running", check=False).stdout.strip()
-            return st if st in ("running", "degraded") else None
-        state = wait_for(booted, BOOT_DEADLINE, interval=0.2, what="systemd to boot (%s)" % how)
-        images.timed("systemd boot in the container (%s, %s)" % (state, how), t0)
-
         # install: what meson installed, where it installed it; the
         # defaults file as docs/guide.md says (cp contrib/systemd/runnerfs.default)
         eng.docker("cp", "%s/." % (tmp_path / "dest"), "%s:/" % NAME)
