@@ -277,7 +277,8 @@ static int commit(struct rfs *fs, const char *bytes, size_t len)
 	pthread_mutex_unlock(&fs->lock);
 	int r = commit_write(&fs->disk, bytes, len);
 	/* the replaced file: the watch thread, which wakes for this commit's
-	 * events anyway, closes it after the reply (commit.h) */
+	 * events anyway, closes it, not this change on its way to the reply
+	 * (commit.h) */
 	if (!fs->watch.running) {
 		int old = commit_retired(&fs->disk);
 		if (old >= 0)

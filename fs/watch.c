@@ -124,7 +124,8 @@ static void *watch_thread(void *arg)
 		while (fs->txn.committing)
 			pthread_cond_wait(&fs->txn.committed, &fs->lock);
 		/* the file that commit replaced: closed here, with the lock
-		 * released, not before the change's reply (commit_retired) */
+		 * released, not on the change's way to its reply
+		 * (commit_retired) */
 		int retired = commit_retired(&fs->disk);
 		if (retired >= 0) {
 			pthread_mutex_unlock(&fs->lock);
