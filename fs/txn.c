@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runnerfs/history.h"
 #include "runnerfs/kcache.h"
@@ -275,6 +276,14 @@ static int commit(struct rfs *fs, const char *bytes, size_t len)
 	fs->txn.committing = true;
 	pthread_mutex_unlock(&fs->lock);
 	int r = commit_write(&fs->disk, bytes, len);
+	/* the replaced file: the watch thread, which wakes for this commit's
+	 * events anyway, closes it, not this change on its way to the reply
+	 * (commit.h) */
+	if (!fs->watch.running) {
+		int old = commit_retired(&fs->disk);
+		if (old >= 0)
+			close(old);
+	}
 	pthread_mutex_lock(&fs->lock);
 	fs->caller = caller;
 	fs->txn.committing = false;

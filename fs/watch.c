@@ -123,6 +123,17 @@ static void *watch_thread(void *arg)
 		 * reply waits for that lock) */
 		while (fs->txn.committing)
 			pthread_cond_wait(&fs->txn.committed, &fs->lock);
+		/* the file that commit replaced: closed here, with the lock
+		 * released, not on the change's way to its reply
+		 * (commit_retired) */
+		int retired = commit_retired(&fs->disk);
+		if (retired >= 0) {
+			pthread_mutex_unlock(&fs->lock);
+			close(retired);
+			pthread_mutex_lock(&fs->lock);
+			while (fs->txn.committing)
+				pthread_cond_wait(&fs->txn.committed, &fs->lock);
+		}
 		drain(fs, 0);
 		/* reread once the writer is done and things are quiet; a file
 		 * that stays broken is looked at again every second */

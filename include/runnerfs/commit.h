@@ -129,6 +129,8 @@ struct commit {
 	struct commit_id id; /* what we last loaded or wrote */
 	int in_place;    /* the bind-mount fallback has been needed */
 	int raced_fd;    /* the replaced file, after COMMIT_RACED (else -1) */
+	int retired_fd;  /* the replaced file after a clean write, still open
+			  * (its last close frees its blocks): commit_retired */
 	int raced_waiting; /* ... whose writer's open was waiting for our lease */
 	struct commit_id raced_was; /* ... and what it was then */
 	void (*warn)(void *arg, const char *msg); /* log hook, may be NULL */
@@ -143,6 +145,10 @@ int commit_raced(struct commit *c, char **bytes, size_t *len, int force);
 /* 1 if someone has the file open for writing now (a read lease cannot be
  * had), 0 if not or where leases do not work, -errno. */
 int commit_busy(struct commit *c);
+/* The file the last commit_write replaced, still open (-1 if none): the
+ * caller closes it once the change is answered; otherwise the next
+ * commit_write or commit_fini does. */
+int commit_retired(struct commit *c);
 int commit_cleanup_stale(struct commit *c);
 void commit_fini(struct commit *c);
 
