@@ -414,6 +414,8 @@ static void follow_runner(struct rfs *fs, const struct runner_at *before)
 	if (before->idx < 0)
 		return;
 	runner_at(fs, before->dir, &now);
+	if (now.idx == before->idx && before->name[0] && !now.name[0])
+		names_unnamed(fs, "runners", (size_t)now.idx);
 	if (now.idx != before->idx || !now.name[0] || !strcmp(now.name, before->name) ||
 	    !strcmp(now.name, before->dir + 8))
 		return;
@@ -801,8 +803,13 @@ static int remove_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size
 int change_remove_key(struct rfs *fs, const char *p)
 {
 	struct remove_arg a = {.path = p};
+	struct runner_at ra;
+	runner_at(fs, p, &ra);
 	int rc = txn_run(fs, p, remove_fn, &a);
 	if (rc == 0) {
+		/* its `name` (rm -r starts there): the runner keeps its
+		 * directory until it is gone (names.h) */
+		follow_runner(fs, &ra);
 		char dir[PATH_MAX];
 		node_parent(p, dir, sizeof(dir));
 		node_touch(fs, dir);

@@ -24,6 +24,7 @@ void names_list_free(struct name_list *l)
 		return;
 	free(l->dir);
 	free_strings(l->names, l->n);
+	free_strings(l->unnamed, l->nunnamed);
 	free(l->sorted);
 	free(l);
 }
@@ -32,6 +33,7 @@ static void clear_list(struct name_list *l)
 {
 	free(l->dir);
 	free_strings(l->names, l->n);
+	free_strings(l->unnamed, l->nunnamed);
 	free(l->sorted);
 	memset(l, 0, sizeof(*l));
 }
@@ -186,6 +188,23 @@ static size_t base_len(const char *name)
 	return h ? (size_t)(h - name) : strlen(name);
 }
 
+static long unnamed_at(const struct name_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->nunnamed; i++)
+		if (!strcmp(l->unnamed[i], name))
+			return (long)i;
+	return -1;
+}
+
+static void forget_unnamed(struct name_list *l, const char *name)
+{
+	long i = unnamed_at(l, name);
+	if (i < 0)
+		return;
+	free(l->unnamed[i]);
+	l->unnamed[i] = l->unnamed[--l->nunnamed];
+}
+
 /* Do the names kept in l still fit the fresh names f of the same array? */
 static bool fits(const struct name_list *l, char **f, size_t n, bool runners)
 {
@@ -195,8 +214,10 @@ static bool fits(const struct name_list *l, char **f, size_t n, bool runners)
 		return true;
 	for (size_t i = 0; i < n; i++) {
 		size_t fb = base_len(f[i]), lb = base_len(l->names[i]);
-		/* a runner without a name (its `name` removed halfway through
-		 * rm -r) keeps the directory it had */
+		/* a runner without a name keeps a named directory only if it
+		 * lost its name through the mount (halfway through rm -r) */
+		if (!fb && lb && unnamed_at(l, l->names[i]) < 0)
+			return false;
 		if (fb && (fb != lb || memcmp(f[i], l->names[i], fb)))
 			return false;
 	}
@@ -259,6 +280,9 @@ int names_of(struct rfs *fs, const toml_doc *d, const char *dir, size_t dlen, ui
 			l->dir = key;
 		} else {
 			free_strings(l->names, l->n);
+			free_strings(l->unnamed, l->nunnamed);
+			l->unnamed = NULL;
+			l->nunnamed = 0;
 		}
 		l->names = f;
 		l->n = n;
@@ -303,6 +327,7 @@ void names_removed(struct rfs *fs, const char *dir, size_t idx)
 		if (under(fs->names.v[i].dir, dir, gone))
 			drop_list(fs, &fs->names.v[i]);
 	l = find_list(fs, dir, strlen(dir)); /* drop_list moves lists */
+	forget_unnamed(l, gone);
 	free(gone);
 	memmove(&l->names[idx], &l->names[idx + 1], sizeof(char *) * (l->n - idx - 1));
 	l->n--;
@@ -349,9 +374,27 @@ void names_renamed(struct rfs *fs, const char *dir, size_t idx, const char *name
 		s->dir = moved;
 	}
 	l->names[idx] = copy;
+	forget_unnamed(l, old);
 	free(old);
 	if (sort_list(l) < 0)
 		drop_list(fs, l);
+}
+
+void names_unnamed(struct rfs *fs, const char *dir, size_t idx)
+{
+	struct name_list *l = find_list(fs, dir, strlen(dir));
+	if (!l || idx >= l->n || unnamed_at(l, l->names[idx]) >= 0)
+		return;
+	char **v = realloc(l->unnamed, sizeof(char *) * (l->nunnamed + 1));
+	char *copy = strdup(l->names[idx]);
+	if (v)
+		l->unnamed = v;
+	if (!v || !copy) {
+		/* not kept: an outside change now gives fresh names */
+		free(copy);
+		return;
+	}
+	v[l->nunnamed++] = copy;
 }
 
 void names_copy(struct rfs *fs, const char *from, const char *to)

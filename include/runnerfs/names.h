@@ -35,11 +35,19 @@
  *                 after a committed change that removed entry idx, added
  *                 an entry at the end, or gave entry idx a new name (lists
  *                 under a removed or renamed entry go or move with it)
+ *   names_unnamed(fs, dir, idx)
+ *                 entry idx of runners lost its `name` through the mount
+ *                 (rm -r removes it first): it keeps its directory, also
+ *                 across an outside change, until it is removed or named
  *   names_replaced(fs)
  *                 the document was read again or replaced as a whole: each
  *                 list is checked against it when next used and kept if
  *                 it still fits (same count; each runner's name, if it has
- *                 one, still the base of its directory name)
+ *                 one, still the base of its directory name; a runner
+ *                 without one keeps a named directory only if names_unnamed
+ *                 said so: a name lost outside, or by a whole new
+ *                 config.toml, gives fresh names, or the old directory
+ *                 would show another runner than the one it names)
  *   names_free(fs)
  */
 
@@ -57,6 +65,8 @@ struct name_list {
 	size_t n;
 	size_t *sorted; /* positions, by name */
 	uint64_t epoch;
+	char **unnamed; /* names of entries names_unnamed kept */
+	size_t nunnamed;
 };
 
 struct rfs_names {
@@ -78,6 +88,7 @@ void names_list_free(struct name_list *l);
 void names_removed(struct rfs *fs, const char *dir, size_t idx);
 void names_appended(struct rfs *fs, const char *dir, const char *name);
 void names_renamed(struct rfs *fs, const char *dir, size_t idx, const char *name);
+void names_unnamed(struct rfs *fs, const char *dir, size_t idx);
 void names_replaced(struct rfs *fs);
 /* The lists at and under `from` are copied to `to` (an inline table
  * copied whole: its entries keep their names). */

@@ -307,3 +307,52 @@ def test_every_reader_after_an_outside_close_sees_the_new_value(runnerfs):
     assert after >= 100, "test too weak: %d looks fell between a close and the next write" % after
     assert not bad, "%d of %d looks after a close showed an old value:\n%s" % (
         len(bad), after, "\n".join(bad[:10]))
+
+
+AB = b'[[runners]]\n  name = "a"\n  token = "t1"\n\n[[runners]]\n  name = "b"\n  token = "t2"\n'
+A_NAMELESS = b'[[runners]]\n  name = "a"\n  token = "t1"\n\n[[runners]]\n  token = "t2"\n'
+NAMELESS_A = b'[[runners]]\n  token = "t1"\n\n[[runners]]\n  name = "a"\n  token = "t2"\n'
+
+
+def _write_outside(path, data):
+    with open(path, "wb") as f:  # as the runner does: in place, O_TRUNC
+        f.write(data)
+
+
+def test_a_name_lost_outside_gives_fresh_names(runnerfs):
+    """A runner whose `name` is removed from outside (the count unchanged)
+    is listed as #N, not under its old name; when another runner then
+    takes that name, its directory is that runner's: `rm -r runners/a`
+    removes the runner named a, never the nameless one."""
+    m = runnerfs(AB)
+    assert m.listdir("runners") == {"a", "b"}
+    _write_outside(m.config, A_NAMELESS)
+    wait_for(lambda: m.listdir("runners") == {"a", "#2"}, 5,
+             what="`ls runners` to show the nameless runner as #2")
+    _write_outside(m.config, NAMELESS_A)
+    wait_for(lambda: m.listdir("runners") == {"#1", "a"}, 5,
+             what="`ls runners` to show #1 and a")
+    assert m.read("runners/a/token") == b"t2\n"
+    m.sh("rm -r runners/a")
+    assert toml_loads(m.read_config()) == {"runners": [{"token": "t1"}]}
+
+
+def test_undo_after_rm_r_shows_the_restored_runners_under_their_names(runnerfs):
+    """`rm -r` of one runner, then the whole config.toml written back
+    without another one (a history version, `cp` of a saved file): the
+    names are those of the new document, so a directory never shows a
+    runner other than the one its name says."""
+    runner = '[[runners]]\n  %s  token = "%s"\n\n'
+    doc = lambda *rs: "".join(runner % (('name = "%s"\n' % n) if n else "", t) for n, t in rs).encode()
+    m = runnerfs(doc(("dup", "a1"), (None, "n2"), ("dup", "a3"), (None, "n4"), ("last", "l5")))
+    assert m.listdir("runners") == {"dup", "#2", "dup#3", "#4", "last"}
+    m.sh("rm -r 'runners/#2'")
+    assert m.listdir("runners") == {"dup", "dup#3", "#4", "last"}
+    # the third runner gone instead, the second back: a nameless one where
+    # dup#3 was
+    new = doc(("dup", "a1"), (None, "n2"), (None, "n4"), ("last", "l5"))
+    with open(m.path("config.toml"), "wb") as f:
+        f.write(new)
+    assert m.listdir("runners") == {"dup", "#2", "#3", "last"}
+    assert m.read("runners/#2/token") == b"n2\n" and m.read("runners/#3/token") == b"n4\n"
+    assert_bytes(m.read_config(), new)

@@ -81,8 +81,18 @@ int main(void)
 	set_text(&fs, R("ci", "ci", ""));
 	expect(&fs, "ci|ci#2|#3", "fresh names: duplicates and nameless");
 
+	/* a runner's name lost outside: its directory would show another
+	 * runner than the one it names (ci, while ci#2 is named ci) */
+	set_text(&fs, R("", "ci", ""));
+	names_replaced(&fs);
+	expect(&fs, "#1|ci|#3", "a name lost outside gives fresh names");
+	set_text(&fs, R("ci", "ci", ""));
+	names_replaced(&fs);
+	expect(&fs, "ci|ci#2|#3", "fresh names back");
+
 	/* rm -r runners/ci: its name key goes first, then the entry */
 	set_text(&fs, R("", "ci", ""));
+	names_unnamed(&fs, "runners", 0);
 	expect(&fs, "ci|ci#2|#3", "a removed name key keeps its directory");
 	names_replaced(&fs);
 	expect(&fs, "ci|ci#2|#3", "... also across an outside change (a nameless runner fits)");
