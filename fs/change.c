@@ -803,12 +803,16 @@ static int remove_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size
 int change_remove_key(struct rfs *fs, const char *p)
 {
 	struct remove_arg a = {.path = p};
-	struct runner_at ra;
-	runner_at(fs, p, &ra);
+	/* a runner's `name` (rm -r starts there): the runner keeps its
+	 * directory until it is gone (names.h) */
+	const char *base = strrchr(p, '/');
+	bool runner_name = !strncmp(p, "runners/", 8) && base && !strcmp(base, "/name") &&
+			   strchr(p + 8, '/') == base;
+	struct runner_at ra = {.idx = -1};
+	if (runner_name)
+		runner_at(fs, p, &ra);
 	int rc = txn_run(fs, p, remove_fn, &a);
 	if (rc == 0) {
-		/* its `name` (rm -r starts there): the runner keeps its
-		 * directory until it is gone (names.h) */
 		follow_runner(fs, &ra);
 		char dir[PATH_MAX];
 		node_parent(p, dir, sizeof(dir));

@@ -356,3 +356,19 @@ def test_undo_after_rm_r_shows_the_restored_runners_under_their_names(runnerfs):
     assert m.listdir("runners") == {"dup", "#2", "#3", "last"}
     assert m.read("runners/#2/token") == b"n2\n" and m.read("runners/#3/token") == b"n4\n"
     assert_bytes(m.read_config(), new)
+
+
+def test_rm_r_halfway_keeps_its_runner_across_an_outside_change(runnerfs):
+    """rm -r removes a runner's `name` first; if the runner rotates a
+    token then, the directory rm is walking still shows the same runner
+    (not the other runner of that name), and removing it removes that
+    one."""
+    m = runnerfs(b'[[runners]]\n  name = "ci"\n  token = "t1"\n\n[[runners]]\n  name = "ci"\n  token = "t2"\n')
+    assert m.listdir("runners") == {"ci", "ci#2"}
+    os.unlink(m.path("runners/ci/name"))
+    rotated = b'[[runners]]\n  token = "t1x"\n\n[[runners]]\n  name = "ci"\n  token = "t2"\n'
+    _write_outside(m.config, rotated)
+    wait_for(lambda: m.read("runners/ci/token") == b"t1x\n", 5, what="the rotated token to show")
+    assert m.listdir("runners") == {"ci", "ci#2"}
+    m.sh("rm -r runners/ci")
+    assert toml_loads(m.read_config()) == {"runners": [{"name": "ci", "token": "t2"}]}
