@@ -75,6 +75,16 @@ static bool went_with_another(struct rfs *fs, const char *p)
 	return recent;
 }
 
+bool change_went_lately(struct rfs *fs, const char *p)
+{
+	struct rfs_map_entry *e = rfs_map_get(&fs->chg.gone, p);
+	if (!e)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - e->ts.tv_sec <= RFS_GONE_SECONDS;
+}
+
 /* A runner was renamed from `from` to `to`: its registries' waiting
  * passwords follow it. */
 static void move_half_passwords(struct rfs *fs, const char *from, const char *to)

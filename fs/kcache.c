@@ -179,7 +179,11 @@ static void walk_dir(struct rfs *fs, const char *dir, int depth, bool dirs,
 	if (tree_resolve(fs, dir, &r) < 0 || !tree_is_dir(&r))
 		return;
 	struct walk w = {fs, dir, emit, arg, depth, dirs};
-	tree_list(fs, dir, &r, walk_fill, &w);
+	/* -EAGAIN: a commit was in flight (names.h); the listing starts
+	 * again (paths sent twice are harmless) */
+	while (tree_list(fs, dir, &r, walk_fill, &w) == -EAGAIN)
+		if (tree_resolve(fs, dir, &r) < 0 || !tree_is_dir(&r))
+			return;
 }
 
 /* A change at path (its scope is walked when it is sent: the caller

@@ -66,6 +66,10 @@ struct ll {
 	 * the change may hold (ll.h). Guarded by mu. */
 	fuse_ino_t *queue;
 	size_t qn, qcap;
+	/* checked again later: a name that went with another change is kept
+	 * while unlinking it still answers 0 (ops_name) */
+	struct later { fuse_ino_t ino; struct timespec due; } *later;
+	size_t ln, lcap;
 	pthread_cond_t wake, idle;
 	pthread_t checker;
 	bool checking, stopping, busy;
@@ -371,6 +375,59 @@ static size_t collect(struct lnode *n, struct kept *v, size_t max)
  * that now means another item of the same type is the path it always was
  * (ll.h). No lock is held while the kernel is told (ll.h, the deadlock
  * rule). */
+/* mu held: dir is to be checked again in `secs` seconds. */
+static void check_later(struct ll *ll, fuse_ino_t dir, int secs)
+{
+	for (size_t i = 0; i < ll->ln; i++)
+		if (ll->later[i].ino == dir)
+			return;
+	if (ll->ln == ll->lcap) {
+		size_t cap = ll->lcap ? ll->lcap * 2 : 16;
+		struct later *l = realloc(ll->later, cap * sizeof(*l));
+		if (!l)
+			return; /* the name expires by itself (LL_TIMEOUT) */
+		ll->later = l;
+		ll->lcap = cap;
+	}
+	struct later *l = &ll->later[ll->ln++];
+	l->ino = dir;
+	clock_gettime(CLOCK_REALTIME, &l->due);
+	l->due.tv_sec += secs;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* mu held: wait for a node to check (or stopping); what is due from
+ * `later` joins the queue. */
+static void wait_work(struct ll *ll)
+{
+	for (;;) {
+		struct timespec now, next = {0, 0};
+		clock_gettime(CLOCK_REALTIME, &now);
+		for (size_t i = 0; i < ll->ln;) {
+			struct lnode *n;
+			if (!before(&now, &ll->later[i].due)) {
+				if ((n = find_ino(ll, ll->later[i].ino)))
+					queue_check(ll, n);
+				ll->later[i] = ll->later[--ll->ln];
+				continue;
+			}
+			if (!next.tv_sec || before(&ll->later[i].due, &next))
+				next = ll->later[i].due;
+			i++;
+		}
+		if (ll->qn || ll->stopping)
+			return;
+		if (next.tv_sec)
+			pthread_cond_timedwait(&ll->wake, &ll->mu, &next);
+		else
+			pthread_cond_wait(&ll->wake, &ll->mu);
+	}
+}
+
 static void *checker(void *arg)
 {
 	struct ll *ll = arg;
@@ -378,8 +435,7 @@ static void *checker(void *arg)
 	struct kept *v = malloc(cap * sizeof(*v));
 	pthread_mutex_lock(&ll->mu);
 	while (v) {
-		while (!ll->qn && !ll->stopping)
-			pthread_cond_wait(&ll->wake, &ll->mu);
+		wait_work(ll);
 		if (ll->stopping)
 			break;
 		fuse_ino_t ino = ll->queue[--ll->qn];
@@ -398,17 +454,23 @@ static void *checker(void *arg)
 		size_t k = collect(n, v, cap);
 		ll->busy = true;
 		pthread_mutex_unlock(&ll->mu);
+		fuse_ino_t again[2] = {0, 0}; /* n's parent, n */
 		for (size_t i = 0; i < k; i++) {
-			struct stat st;
+			mode_t type = 0;
 			ops_begin(ll->fs, 0);
-			int rc = ll->op->getattr(v[i].path, &st, NULL);
-			bool gone = rc == -ENOENT || rc == -ENOTDIR || (rc == 0 && (st.st_mode & S_IFMT) != v[i].type);
+			int rc = ops_name(ll->fs, v[i].path, &type);
+			bool gone = rc == -ENOENT || rc == -ENOTDIR || (rc == 0 && type != v[i].type);
+			if (rc == 1) /* went lately: kept a while (ops.h) */
+				again[v[i].parent == ino] = v[i].parent;
 			if (gone && !__atomic_load_n(&ll->stopping, __ATOMIC_ACQUIRE))
 				fuse_lowlevel_notify_inval_entry(ll->se, v[i].parent, v[i].name, strlen(v[i].name));
 			free(v[i].name);
 			free(v[i].path);
 		}
 		pthread_mutex_lock(&ll->mu);
+		for (int i = 0; i < 2; i++)
+			if (again[i])
+				check_later(ll, again[i], RFS_GONE_SECONDS + 1);
 		ll->busy = false;
 		pthread_cond_broadcast(&ll->idle);
 	}
@@ -1179,6 +1241,7 @@ out:
 	free(opts.mountpoint);
 	free_nodes(&ll);
 	free(ll.queue);
+	free(ll.later);
 	pthread_cond_destroy(&ll.wake);
 	pthread_cond_destroy(&ll.idle);
 	pthread_mutex_destroy(&ll.mu);

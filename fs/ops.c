@@ -315,6 +315,20 @@ static int rfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	return rc;
 }
 
+int ops_name(struct rfs *fs, const char *path, mode_t *type)
+{
+	struct stat st;
+	const char *p = rel(path);
+	lock_fs(fs);
+	int rc = attr_of(fs, p, &st, NULL);
+	if (rc == 0)
+		*type = st.st_mode & S_IFMT;
+	else if (rc == -ENOENT && change_went_lately(fs, p))
+		rc = 1;
+	unlock_fs(fs);
+	return rc;
+}
+
 /* ---- directories ---- */
 
 /* A directory's names, taken when it is read from the start, so that the
@@ -403,7 +417,9 @@ static int list_dir(struct rfs *fs, const char *dir, struct dir_handle *d)
 	struct fill_arg a = {fs, dir, in_tree ? r.canon : dir, d};
 	if (in_tree)
 		fresh_listed(fs, r.canon, caller()); /* a copy reads its source */
-	if (in_tree && (rc = tree_list(fs, dir, &r, fill, &a)) < 0)
+	if (in_tree && (rc = tree_list(fs, dir, &r, fill, &a)) == -EAGAIN)
+		return list_dir(fs, dir, d); /* a commit was in flight (names.h): again */
+	if (in_tree && rc < 0)
 		return rc;
 	/* the editors' files next to the keys */
 	size_t n = strlen(dir);

@@ -14,6 +14,11 @@
  *                        start (after the daemon forked: threads do not
  *                        survive a fork)
  *   ops_stopped(fs)      the session is over: open files are freed
+ *   ops_name(fs, path, &type)
+ *                        is path a name now (0, its S_IFMT in type)? 1:
+ *                        not, but it went with another change a moment
+ *                        ago and unlinking it answers 0 (change.h): the
+ *                        kernel may keep it a while yet; -ENOENT: gone
  */
 
 #include <sys/types.h>
@@ -25,5 +30,6 @@ const struct fuse_operations *rfs_operations(void);
 void ops_begin(struct rfs *fs, pid_t pid);
 void ops_started(struct rfs *fs);
 void ops_stopped(struct rfs *fs);
+int ops_name(struct rfs *fs, const char *path, mode_t *type);
 
 #endif
