@@ -386,6 +386,7 @@ int daemon_main(int argc, char **argv)
 	/* every FUSE worker thread would keep its own heap of freed
 	 * document-sized blocks; one arena keeps the daemon small */
 	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	struct commit_ops slow_disk = commit_sys_ops;
 	slow_disk.fsync = slow_fsync;
 	slow_disk.renameat = slow_renameat;

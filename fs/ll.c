@@ -33,20 +33,24 @@
 #define LL_CONTROL_TIMEOUT 1.0
 
 /* A name the kernel looked up. Freed when the kernel has forgotten it and
- * no node below it is left. */
+ * no node below it is left. Small: at 1000 runners the kernel holds
+ * 37,000 of them after a walk (docs/performance.md). */
 struct lnode {
 	struct lnode *parent;
-	char *name;             /* NULL: unlinked (or the root) */
-	fuse_ino_t ino;
+	char *name;             /* NULL: unlinked (or the root); else `inl`,
+				 * or its own allocation after a rename */
 	uint64_t nlookup;       /* the kernel's count (FORGET gives it back) */
-	uint32_t kids;          /* nodes whose parent this is */
-	mode_t type;            /* S_IFDIR, S_IFREG, S_IFLNK: one per node id */
-	bool queued;            /* for the checker (ll->queue) */
-	struct lnode *by_ino;   /* hash chains */
-	struct lnode *by_name;
+	struct lnode *by_name;  /* hash chain */
 	/* the named nodes in this one (a node is listed in its parent iff
 	 * it has a name) */
-	struct lnode *first, *next, *prev;
+	struct lnode *first, *next;
+	uint32_t slot, gen;     /* its node id (ino_of) */
+	uint32_t kids;          /* nodes whose parent this is */
+	uint16_t type;          /* S_IFDIR, S_IFREG, S_IFLNK: one per node id */
+	uint8_t queued;         /* for the checker (ll->queue) */
+	uint8_t own_name;       /* name is not `inl` */
+	uint16_t cap;           /* room in inl */
+	char inl[];
 };
 
 struct ll {
@@ -54,10 +58,16 @@ struct ll {
 	const struct fuse_operations *op;
 	struct fuse_session *se;
 	pthread_mutex_t mu;     /* the table below */
-	struct lnode **ino_tab, **name_tab;
-	size_t size;            /* of both tables, a power of two */
+	/* node ids: slot + 2 in the low 32 bits (1 is the root), the
+	 * slot's generation in the high ones, so an id is never given twice */
+	struct lnode **slots;
+	uint32_t *gens;         /* per slot: the next generation */
+	uint32_t nslots, slot_cap;
+	uint32_t *free_slots;
+	uint32_t nfree;
+	struct lnode **name_tab; /* (parent, name) -> node */
+	size_t size;            /* of name_tab, a power of two */
 	size_t count;
-	fuse_ino_t next_ino;
 	struct lnode root;
 	/* The checker: nodes whose names (a directory: the names in it) may
 	 * have gone; each one the kernel keeps that is gone now is dropped
@@ -77,14 +87,14 @@ struct ll {
 
 /* ---- the node table ---- */
 
-static size_t hash_ino(const struct ll *ll, fuse_ino_t ino)
+static fuse_ino_t ino_of(const struct lnode *n)
 {
-	return (size_t)(ino * 0x9E3779B97F4A7C15ull >> 17) & (ll->size - 1);
+	return n->parent ? ((uint64_t)n->gen << 32 | ((uint64_t)n->slot + 2)) : FUSE_ROOT_ID;
 }
 
-static size_t hash_name(const struct ll *ll, fuse_ino_t parent, const char *name)
+static size_t hash_name(const struct ll *ll, const struct lnode *parent, const char *name)
 {
-	uint64_t h = 1469598103934665603ull ^ (parent * 0x9E3779B97F4A7C15ull);
+	uint64_t h = 1469598103934665603ull ^ ((uintptr_t)parent * 0x9E3779B97F4A7C15ull);
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 1099511628211ull;
 	return (size_t)(h ^ h >> 29) & (ll->size - 1);
@@ -94,15 +104,16 @@ static struct lnode *find_ino(struct ll *ll, fuse_ino_t ino)
 {
 	if (ino == FUSE_ROOT_ID)
 		return &ll->root;
-	for (struct lnode *n = ll->ino_tab[hash_ino(ll, ino)]; n; n = n->by_ino)
-		if (n->ino == ino)
-			return n;
-	return NULL;
+	uint32_t low = (uint32_t)ino;
+	if (low < 2 || low - 2 >= ll->nslots)
+		return NULL;
+	struct lnode *n = ll->slots[low - 2];
+	return n && n->gen == (uint32_t)(ino >> 32) ? n : NULL;
 }
 
 static struct lnode *find_name(struct ll *ll, const struct lnode *parent, const char *name)
 {
-	for (struct lnode *n = ll->name_tab[hash_name(ll, parent->ino, name)]; n; n = n->by_name)
+	for (struct lnode *n = ll->name_tab[hash_name(ll, parent, name)]; n; n = n->by_name)
 		if (n->parent == parent && n->name && !strcmp(n->name, name))
 			return n;
 	return NULL;
@@ -112,65 +123,79 @@ static void unhash_name(struct ll *ll, struct lnode *n)
 {
 	if (!n->name)
 		return;
-	struct lnode **pp = &ll->name_tab[hash_name(ll, n->parent->ino, n->name)];
+	struct lnode **pp = &ll->name_tab[hash_name(ll, n->parent, n->name)];
 	while (*pp && *pp != n)
 		pp = &(*pp)->by_name;
 	if (*pp)
 		*pp = n->by_name;
 	n->by_name = NULL;
-	if (n->prev)
-		n->prev->next = n->next;
-	else
-		n->parent->first = n->next;
-	if (n->next)
-		n->next->prev = n->prev;
-	n->next = n->prev = NULL;
+	/* singly linked: a directory of 1000 runners is walked once per
+	 * name that goes from it, which is cheaper than a pointer per node */
+	for (pp = &n->parent->first; *pp; pp = &(*pp)->next)
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	n->next = NULL;
 }
 
 static void hash_in_name(struct ll *ll, struct lnode *n)
 {
-	size_t h = hash_name(ll, n->parent->ino, n->name);
+	size_t h = hash_name(ll, n->parent, n->name);
 	n->by_name = ll->name_tab[h];
 	ll->name_tab[h] = n;
-	n->prev = NULL;
 	n->next = n->parent->first;
-	if (n->next)
-		n->next->prev = n;
 	n->parent->first = n;
 }
 
+/* The name table at most as full as it is long. */
 static int grow(struct ll *ll)
 {
 	size_t size = ll->size ? ll->size * 2 : 1024;
-	struct lnode **it = calloc(size, sizeof(*it)), **nt = calloc(size, sizeof(*nt));
-	if (!it || !nt) {
-		free(it);
-		free(nt);
+	struct lnode **nt = calloc(size, sizeof(*nt));
+	if (!nt)
 		return -ENOMEM;
-	}
-	struct lnode **oi = ll->ino_tab;
-	size_t old = ll->size;
-	free(ll->name_tab);
-	ll->ino_tab = it;
+	struct lnode **old = ll->name_tab;
+	size_t n = ll->size;
 	ll->name_tab = nt;
 	ll->size = size;
-	for (size_t i = 0; i < old; i++) {
-		struct lnode *n = oi[i];
-		while (n) {
-			struct lnode *next = n->by_ino;
-			size_t h = hash_ino(ll, n->ino);
-			n->by_ino = it[h];
-			it[h] = n;
-			if (n->name) {
-				/* the child lists stay as they are */
-				size_t hn = hash_name(ll, n->parent->ino, n->name);
-				n->by_name = nt[hn];
-				nt[hn] = n;
-			}
-			n = next;
+	for (size_t i = 0; i < n; i++) {
+		struct lnode *x = old[i];
+		while (x) {
+			struct lnode *next = x->by_name;
+			size_t h = hash_name(ll, x->parent, x->name);
+			x->by_name = nt[h];
+			nt[h] = x;
+			x = next;
 		}
 	}
-	free(oi);
+	free(old);
+	return 0;
+}
+
+/* A slot for a new node: a free one, or one more. */
+static int take_slot(struct ll *ll, uint32_t *slot)
+{
+	if (ll->nfree) {
+		*slot = ll->free_slots[--ll->nfree];
+		return 0;
+	}
+	if (ll->nslots == ll->slot_cap) {
+		uint32_t cap = ll->slot_cap ? ll->slot_cap * 2 : 1024;
+		struct lnode **sl = realloc(ll->slots, cap * sizeof(*sl));
+		if (sl)
+			ll->slots = sl;
+		uint32_t *g = sl ? realloc(ll->gens, cap * sizeof(*g)) : NULL;
+		if (g)
+			ll->gens = g;
+		uint32_t *f = g ? realloc(ll->free_slots, cap * sizeof(*f)) : NULL;
+		if (!f)
+			return -ENOMEM;
+		ll->free_slots = f;
+		ll->slot_cap = cap;
+	}
+	ll->gens[ll->nslots] = 0;
+	*slot = ll->nslots++;
 	return 0;
 }
 
@@ -186,20 +211,24 @@ static struct lnode *lookup_node(struct ll *ll, struct lnode *parent, const char
 		n = NULL;
 	}
 	if (!n) {
-		if (ll->count + 1 > ll->size / 2 && grow(ll) < 0)
+		size_t len = strlen(name);
+		uint32_t slot;
+		if ((ll->count + 1 > ll->size && grow(ll) < 0) || take_slot(ll, &slot) < 0)
 			return NULL;
-		n = calloc(1, sizeof(*n));
-		if (!n || !(n->name = strdup(name))) {
-			free(n);
+		n = calloc(1, sizeof(*n) + len + 1);
+		if (!n) {
+			ll->free_slots[ll->nfree++] = slot;
 			return NULL;
 		}
+		memcpy(n->inl, name, len + 1);
+		n->name = n->inl;
+		n->cap = (uint16_t)len;
 		n->parent = parent;
 		parent->kids++;
-		n->type = mode & S_IFMT;
-		n->ino = ll->next_ino++;
-		size_t h = hash_ino(ll, n->ino);
-		n->by_ino = ll->ino_tab[h];
-		ll->ino_tab[h] = n;
+		n->type = (uint16_t)(mode & S_IFMT);
+		n->slot = slot;
+		n->gen = ll->gens[slot]++;
+		ll->slots[slot] = n;
 		hash_in_name(ll, n);
 		ll->count++;
 	}
@@ -207,18 +236,23 @@ static struct lnode *lookup_node(struct ll *ll, struct lnode *parent, const char
 	return n;
 }
 
+static void drop_name(struct lnode *n)
+{
+	if (n->own_name)
+		free(n->name);
+	n->own_name = 0;
+	n->name = NULL;
+}
+
 /* Free n, and its parents, while nothing holds them. */
 static void maybe_free(struct ll *ll, struct lnode *n)
 {
 	while (n != &ll->root && n->nlookup == 0 && n->kids == 0) {
-		struct lnode **pp = &ll->ino_tab[hash_ino(ll, n->ino)];
-		while (*pp && *pp != n)
-			pp = &(*pp)->by_ino;
-		if (*pp)
-			*pp = n->by_ino;
 		unhash_name(ll, n);
+		drop_name(n);
+		ll->slots[n->slot] = NULL;
+		ll->free_slots[ll->nfree++] = n->slot;
 		struct lnode *parent = n->parent;
-		free(n->name);
 		free(n);
 		ll->count--;
 		parent->kids--;
@@ -242,8 +276,31 @@ static void forget(struct ll *ll, fuse_ino_t ino, uint64_t count)
 static void cut_name(struct ll *ll, struct lnode *n)
 {
 	unhash_name(ll, n);
-	free(n->name);
-	n->name = NULL;
+	drop_name(n);
+}
+
+/* A rename: n is name in parent from now on (false: no memory; its old
+ * name is cut, and the kernel asks again). */
+static bool move_node(struct ll *ll, struct lnode *n, struct lnode *parent, const char *name)
+{
+	size_t len = strlen(name);
+	char *own = len > n->cap ? strdup(name) : NULL;
+	unhash_name(ll, n);
+	drop_name(n);
+	if (len > n->cap && !own)
+		return false;
+	if (own) {
+		n->name = own;
+		n->own_name = 1;
+	} else {
+		memcpy(n->inl, name, len + 1);
+		n->name = n->inl;
+	}
+	n->parent->kids--;
+	n->parent = parent;
+	parent->kids++;
+	hash_in_name(ll, n);
+	return true;
 }
 
 /* "/a/b" for n (and name below it, if given); -ENOENT for a node whose
@@ -299,7 +356,7 @@ static void queue_check(struct ll *ll, struct lnode *n)
 		ll->qcap = cap;
 	}
 	n->queued = true;
-	ll->queue[ll->qn++] = n->ino;
+	ll->queue[ll->qn++] = ino_of(n);
 	pthread_cond_signal(&ll->wake);
 }
 
@@ -327,7 +384,7 @@ static int ll_invalidate(void *ctx, const char *path, bool names)
 		n = find_name(ll, n, part);
 		p += k;
 	}
-	fuse_ino_t ino = n ? n->ino : 0;
+	fuse_ino_t ino = n ? ino_of(n) : 0;
 	if (n && names)
 		queue_check(ll, n);
 	pthread_mutex_unlock(&ll->mu);
@@ -351,7 +408,7 @@ static size_t collect(struct lnode *n, struct kept *v, size_t max)
 	char path[PATH_MAX];
 	if (n->parent && n->name && k < max && path_locked(n, NULL, path, sizeof(path)) == 0 &&
 	    (v[k].name = strdup(n->name)) && (v[k].path = strdup(path))) {
-		v[k].parent = n->parent->ino;
+		v[k].parent = ino_of(n->parent);
 		v[k++].type = n->type;
 	}
 	for (struct lnode *c = n->first; c && k < max; c = c->next) {
@@ -359,7 +416,7 @@ static size_t collect(struct lnode *n, struct kept *v, size_t max)
 			continue;
 		v[k].name = strdup(c->name);
 		v[k].path = strdup(path);
-		v[k].parent = n->ino;
+		v[k].parent = ino_of(n);
 		v[k].type = c->type;
 		if (v[k].name && v[k].path)
 			k++;
@@ -535,8 +592,8 @@ static double attr_timeout(struct ll *ll, fuse_ino_t ino)
 
 static void fill_entry(struct fuse_entry_param *e, struct lnode *n)
 {
-	e->ino = n->ino;
-	e->generation = 0; /* node ids are never used twice */
+	e->ino = ino_of(n);
+	e->generation = n->gen; /* node ids are never used twice */
 	e->entry_timeout = LL_TIMEOUT;
 	e->attr_timeout = control(n) ? LL_CONTROL_TIMEOUT : LL_TIMEOUT;
 }
@@ -768,20 +825,10 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		struct lnode *n = p ? find_name(ll, p, name) : NULL;
 		struct lnode *t = np ? find_name(ll, np, newname) : NULL;
 		/* RENAME_EXCHANGE is refused by the table (change.h) */
-		char *copy = n && np ? strdup(newname) : NULL;
-		if (copy) {
-			if (t && t != n)
-				cut_name(ll, t);
-			unhash_name(ll, n);
-			free(n->name);
-			n->name = copy;
-			n->parent->kids--;
-			n->parent = np;
-			np->kids++;
-			hash_in_name(ll, n);
-		} else if (n) {
-			cut_name(ll, n); /* no memory: the kernel asks again */
-		}
+		if (t && t != n)
+			cut_name(ll, t);
+		if (n && np)
+			move_node(ll, n, np, newname);
 		pthread_mutex_unlock(&ll->mu);
 	}
 	fuse_reply_err(req, -rc);
@@ -1144,16 +1191,14 @@ static const struct fuse_lowlevel_ops ll_ops = {
 
 static void free_nodes(struct ll *ll)
 {
-	for (size_t i = 0; i < ll->size; i++) {
-		struct lnode *n = ll->ino_tab[i];
-		while (n) {
-			struct lnode *next = n->by_ino;
-			free(n->name);
-			free(n);
-			n = next;
+	for (uint32_t i = 0; i < ll->nslots; i++)
+		if (ll->slots[i]) {
+			drop_name(ll->slots[i]);
+			free(ll->slots[i]);
 		}
-	}
-	free(ll->ino_tab);
+	free(ll->slots);
+	free(ll->gens);
+	free(ll->free_slots);
 	free(ll->name_tab);
 }
 
@@ -1172,8 +1217,6 @@ int ll_run(struct fuse_args *args, struct rfs *fs)
 	memset(&ll, 0, sizeof(ll));
 	ll.fs = fs;
 	ll.op = rfs_operations();
-	ll.next_ino = FUSE_ROOT_ID + 1;
-	ll.root.ino = FUSE_ROOT_ID;
 	ll.root.nlookup = 1;
 	pthread_mutex_init(&ll.mu, NULL);
 	pthread_cond_init(&ll.wake, NULL);
