@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "runnerfs/daemon.h"
+#include "runnerfs/inodes.h"
 #include "runnerfs/kcache.h"
 #include "runnerfs/ll.h"
 #include "runnerfs/ops.h"
@@ -32,43 +33,12 @@
 #define LL_TIMEOUT 60.0
 #define LL_CONTROL_TIMEOUT 1.0
 
-/* A name the kernel looked up. Freed when the kernel has forgotten it and
- * no node below it is left. Small: at 1000 runners the kernel holds
- * 37,000 of them after a walk (docs/performance.md). */
-struct lnode {
-	struct lnode *parent;
-	char *name;             /* NULL: unlinked (or the root); else `inl`,
-				 * or its own allocation after a rename */
-	uint64_t nlookup;       /* the kernel's count (FORGET gives it back) */
-	struct lnode *by_name;  /* hash chain */
-	/* the named nodes in this one (a node is listed in its parent iff
-	 * it has a name) */
-	struct lnode *first, *next;
-	uint32_t slot, gen;     /* its node id (ino_of) */
-	uint32_t kids;          /* nodes whose parent this is */
-	uint16_t type;          /* S_IFDIR, S_IFREG, S_IFLNK: one per node id */
-	uint8_t queued;         /* for the checker (ll->queue) */
-	uint8_t own_name;       /* name is not `inl` */
-	uint16_t cap;           /* room in inl */
-	char inl[];
-};
-
 struct ll {
 	struct rfs *fs;
 	const struct fuse_operations *op;
 	struct fuse_session *se;
-	pthread_mutex_t mu;     /* the table below */
-	/* node ids: slot + 2 in the low 32 bits (1 is the root), the
-	 * slot's generation in the high ones, so an id is never given twice */
-	struct lnode **slots;
-	uint32_t *gens;         /* per slot: the next generation */
-	uint32_t nslots, slot_cap;
-	uint32_t *free_slots;
-	uint32_t nfree;
-	struct lnode **name_tab; /* (parent, name) -> node */
-	size_t size;            /* of name_tab, a power of two */
-	size_t count;
-	struct lnode root;
+	pthread_mutex_t mu;     /* the node ids (inodes.h) and the checker */
+	struct inodes t;
 	/* The checker: nodes whose names (a directory: the names in it) may
 	 * have gone; each one the kernel keeps that is gone now is dropped
 	 * (fuse_lowlevel_notify_inval_entry). Its own thread: the kernel
@@ -85,265 +55,28 @@ struct ll {
 	bool checking, stopping, busy;
 };
 
-/* ---- the node table ---- */
-
-static fuse_ino_t ino_of(const struct lnode *n)
-{
-	return n->parent ? ((uint64_t)n->gen << 32 | ((uint64_t)n->slot + 2)) : FUSE_ROOT_ID;
-}
-
-static size_t hash_name(const struct ll *ll, const struct lnode *parent, const char *name)
-{
-	uint64_t h = 1469598103934665603ull ^ ((uintptr_t)parent * 0x9E3779B97F4A7C15ull);
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return (size_t)(h ^ h >> 29) & (ll->size - 1);
-}
-
-static struct lnode *find_ino(struct ll *ll, fuse_ino_t ino)
-{
-	if (ino == FUSE_ROOT_ID)
-		return &ll->root;
-	uint32_t low = (uint32_t)ino;
-	if (low < 2 || low - 2 >= ll->nslots)
-		return NULL;
-	struct lnode *n = ll->slots[low - 2];
-	return n && n->gen == (uint32_t)(ino >> 32) ? n : NULL;
-}
-
-static struct lnode *find_name(struct ll *ll, const struct lnode *parent, const char *name)
-{
-	for (struct lnode *n = ll->name_tab[hash_name(ll, parent, name)]; n; n = n->by_name)
-		if (n->parent == parent && n->name && !strcmp(n->name, name))
-			return n;
-	return NULL;
-}
-
-static void unhash_name(struct ll *ll, struct lnode *n)
-{
-	if (!n->name)
-		return;
-	struct lnode **pp = &ll->name_tab[hash_name(ll, n->parent, n->name)];
-	while (*pp && *pp != n)
-		pp = &(*pp)->by_name;
-	if (*pp)
-		*pp = n->by_name;
-	n->by_name = NULL;
-	/* singly linked: a directory of 1000 runners is walked once per
-	 * name that goes from it, which is cheaper than a pointer per node */
-	for (pp = &n->parent->first; *pp; pp = &(*pp)->next)
-		if (*pp == n) {
-			*pp = n->next;
-			break;
-		}
-	n->next = NULL;
-}
-
-static void hash_in_name(struct ll *ll, struct lnode *n)
-{
-	size_t h = hash_name(ll, n->parent, n->name);
-	n->by_name = ll->name_tab[h];
-	ll->name_tab[h] = n;
-	n->next = n->parent->first;
-	n->parent->first = n;
-}
-
-/* The name table at most as full as it is long. */
-static int grow(struct ll *ll)
-{
-	size_t size = ll->size ? ll->size * 2 : 1024;
-	struct lnode **nt = calloc(size, sizeof(*nt));
-	if (!nt)
-		return -ENOMEM;
-	struct lnode **old = ll->name_tab;
-	size_t n = ll->size;
-	ll->name_tab = nt;
-	ll->size = size;
-	for (size_t i = 0; i < n; i++) {
-		struct lnode *x = old[i];
-		while (x) {
-			struct lnode *next = x->by_name;
-			size_t h = hash_name(ll, x->parent, x->name);
-			x->by_name = nt[h];
-			nt[h] = x;
-			x = next;
-		}
-	}
-	free(old);
-	return 0;
-}
-
-/* A slot for a new node: a free one, or one more. */
-static int take_slot(struct ll *ll, uint32_t *slot)
-{
-	if (ll->nfree) {
-		*slot = ll->free_slots[--ll->nfree];
-		return 0;
-	}
-	if (ll->nslots == ll->slot_cap) {
-		uint32_t cap = ll->slot_cap ? ll->slot_cap * 2 : 1024;
-		struct lnode **sl = realloc(ll->slots, cap * sizeof(*sl));
-		if (sl)
-			ll->slots = sl;
-		uint32_t *g = sl ? realloc(ll->gens, cap * sizeof(*g)) : NULL;
-		if (g)
-			ll->gens = g;
-		uint32_t *f = g ? realloc(ll->free_slots, cap * sizeof(*f)) : NULL;
-		if (!f)
-			return -ENOMEM;
-		ll->free_slots = f;
-		ll->slot_cap = cap;
-	}
-	ll->gens[ll->nslots] = 0;
-	*slot = ll->nslots++;
-	return 0;
-}
-
-static void cut_name(struct ll *ll, struct lnode *n);
-
-/* The node of name in parent, made if the kernel has none (or has one of
- * another type: a node id keeps its type): one more lookup counted. */
-static struct lnode *lookup_node(struct ll *ll, struct lnode *parent, const char *name, mode_t mode)
-{
-	struct lnode *n = find_name(ll, parent, name);
-	if (n && n->type != (mode & S_IFMT)) {
-		cut_name(ll, n);
-		n = NULL;
-	}
-	if (!n) {
-		size_t len = strlen(name);
-		uint32_t slot;
-		if ((ll->count + 1 > ll->size && grow(ll) < 0) || take_slot(ll, &slot) < 0)
-			return NULL;
-		n = calloc(1, sizeof(*n) + len + 1);
-		if (!n) {
-			ll->free_slots[ll->nfree++] = slot;
-			return NULL;
-		}
-		memcpy(n->inl, name, len + 1);
-		n->name = n->inl;
-		n->cap = (uint16_t)len;
-		n->parent = parent;
-		parent->kids++;
-		n->type = (uint16_t)(mode & S_IFMT);
-		n->slot = slot;
-		n->gen = ll->gens[slot]++;
-		ll->slots[slot] = n;
-		hash_in_name(ll, n);
-		ll->count++;
-	}
-	n->nlookup++;
-	return n;
-}
-
-static void drop_name(struct lnode *n)
-{
-	if (n->own_name)
-		free(n->name);
-	n->own_name = 0;
-	n->name = NULL;
-}
-
-/* Free n, and its parents, while nothing holds them. */
-static void maybe_free(struct ll *ll, struct lnode *n)
-{
-	while (n != &ll->root && n->nlookup == 0 && n->kids == 0) {
-		unhash_name(ll, n);
-		drop_name(n);
-		ll->slots[n->slot] = NULL;
-		ll->free_slots[ll->nfree++] = n->slot;
-		struct lnode *parent = n->parent;
-		free(n);
-		ll->count--;
-		parent->kids--;
-		n = parent;
-	}
-}
+/* ---- the node table (inodes.h), under mu ---- */
 
 static void forget(struct ll *ll, fuse_ino_t ino, uint64_t count)
 {
 	pthread_mutex_lock(&ll->mu);
-	struct lnode *n = find_ino(ll, ino);
-	if (n && n != &ll->root) {
-		n->nlookup = count < n->nlookup ? n->nlookup - count : 0;
-		maybe_free(ll, n);
-	}
+	struct inode *n = inodes_get(&ll->t, ino);
+	if (n)
+		inodes_forget(&ll->t, n, count);
 	pthread_mutex_unlock(&ll->mu);
-}
-
-/* The name is gone: the node stays (open files, the kernel's count) but
- * means no path any more. */
-static void cut_name(struct ll *ll, struct lnode *n)
-{
-	unhash_name(ll, n);
-	drop_name(n);
-}
-
-/* A rename: n is name in parent from now on (false: no memory; its old
- * name is cut, and the kernel asks again). */
-static bool move_node(struct ll *ll, struct lnode *n, struct lnode *parent, const char *name)
-{
-	size_t len = strlen(name);
-	char *own = len > n->cap ? strdup(name) : NULL;
-	unhash_name(ll, n);
-	drop_name(n);
-	if (len > n->cap && !own)
-		return false;
-	if (own) {
-		n->name = own;
-		n->own_name = 1;
-	} else {
-		memcpy(n->inl, name, len + 1);
-		n->name = n->inl;
-	}
-	n->parent->kids--;
-	n->parent = parent;
-	parent->kids++;
-	hash_in_name(ll, n);
-	return true;
-}
-
-/* "/a/b" for n (and name below it, if given); -ENOENT for a node whose
- * name, or a parent's, was removed; mu held. */
-static int path_locked(const struct lnode *n, const char *name, char *out, size_t size)
-{
-	size_t len = size - 1;
-	out[len] = '\0';
-	if (name) {
-		size_t k = strlen(name);
-		if (k + 1 > len)
-			return -ENAMETOOLONG;
-		len -= k;
-		memcpy(out + len, name, k);
-		out[--len] = '/';
-	}
-	for (; n->parent; n = n->parent) {
-		if (!n->name)
-			return -ENOENT;
-		size_t k = strlen(n->name);
-		if (k + 1 > len)
-			return -ENAMETOOLONG;
-		len -= k;
-		memcpy(out + len, n->name, k);
-		out[--len] = '/';
-	}
-	if (len == size - 1)
-		out[--len] = '/'; /* the root */
-	memmove(out, out + len, size - len);
-	return 0;
 }
 
 static int path_of(struct ll *ll, fuse_ino_t ino, const char *name, char *out, size_t size)
 {
 	pthread_mutex_lock(&ll->mu);
-	struct lnode *n = find_ino(ll, ino);
-	int rc = n ? path_locked(n, name, out, size) : -ESTALE;
+	struct inode *n = inodes_get(&ll->t, ino);
+	int rc = n ? inodes_path(n, name, out, size) : -ESTALE;
 	pthread_mutex_unlock(&ll->mu);
 	return rc;
 }
 
 /* mu held: n's names are to be checked (the checker below). */
-static void queue_check(struct ll *ll, struct lnode *n)
+static void queue_check(struct ll *ll, struct inode *n)
 {
 	if (n->queued || !ll->checking)
 		return;
@@ -356,7 +89,7 @@ static void queue_check(struct ll *ll, struct lnode *n)
 		ll->qcap = cap;
 	}
 	n->queued = true;
-	ll->queue[ll->qn++] = ino_of(n);
+	ll->queue[ll->qn++] = inodes_id(n);
 	pthread_cond_signal(&ll->wake);
 }
 
@@ -368,7 +101,7 @@ static int ll_invalidate(void *ctx, const char *path, bool names)
 	struct ll *ll = ctx;
 	char part[NAME_MAX + 1];
 	pthread_mutex_lock(&ll->mu);
-	struct lnode *n = &ll->root;
+	struct inode *n = &ll->t.root;
 	for (const char *p = path; n && *p;) {
 		while (*p == '/')
 			p++;
@@ -381,10 +114,10 @@ static int ll_invalidate(void *ctx, const char *path, bool names)
 		}
 		memcpy(part, p, k);
 		part[k] = '\0';
-		n = find_name(ll, n, part);
+		n = inodes_child(&ll->t, n, part);
 		p += k;
 	}
-	fuse_ino_t ino = n ? ino_of(n) : 0;
+	fuse_ino_t ino = n ? inodes_id(n) : 0;
 	if (n && names)
 		queue_check(ll, n);
 	pthread_mutex_unlock(&ll->mu);
@@ -402,21 +135,21 @@ struct kept {
 };
 
 /* mu held: n itself, and what is named in it, into v (at most max). */
-static size_t collect(struct lnode *n, struct kept *v, size_t max)
+static size_t collect(struct inode *n, struct kept *v, size_t max)
 {
 	size_t k = 0;
 	char path[PATH_MAX];
-	if (n->parent && n->name && k < max && path_locked(n, NULL, path, sizeof(path)) == 0 &&
+	if (n->parent && n->name && k < max && inodes_path(n, NULL, path, sizeof(path)) == 0 &&
 	    (v[k].name = strdup(n->name)) && (v[k].path = strdup(path))) {
-		v[k].parent = ino_of(n->parent);
+		v[k].parent = inodes_id(n->parent);
 		v[k++].type = n->type;
 	}
-	for (struct lnode *c = n->first; c && k < max; c = c->next) {
-		if (path_locked(c, NULL, path, sizeof(path)) < 0)
+	for (struct inode *c = n->first; c && k < max; c = c->next) {
+		if (inodes_path(c, NULL, path, sizeof(path)) < 0)
 			continue;
 		v[k].name = strdup(c->name);
 		v[k].path = strdup(path);
-		v[k].parent = ino_of(n);
+		v[k].parent = inodes_id(n);
 		v[k].type = c->type;
 		if (v[k].name && v[k].path)
 			k++;
@@ -465,9 +198,9 @@ static void wait_work(struct ll *ll)
 		struct timespec now, next = {0, 0};
 		clock_gettime(CLOCK_REALTIME, &now);
 		for (size_t i = 0; i < ll->ln;) {
-			struct lnode *n;
+			struct inode *n;
 			if (!before(&now, &ll->later[i].due)) {
-				if ((n = find_ino(ll, ll->later[i].ino)))
+				if ((n = inodes_get(&ll->t, ll->later[i].ino)))
 					queue_check(ll, n);
 				ll->later[i] = ll->later[--ll->ln];
 				continue;
@@ -496,7 +229,7 @@ static void *checker(void *arg)
 		if (ll->stopping)
 			break;
 		fuse_ino_t ino = ll->queue[--ll->qn];
-		struct lnode *n = find_ino(ll, ino);
+		struct inode *n = inodes_get(&ll->t, ino);
 		if (!n)
 			continue;
 		n->queued = false;
@@ -574,7 +307,7 @@ static struct ll *begin(fuse_req_t req)
 	} while (0)
 
 /* .runnerfs/ and what is in it */
-static bool control(const struct lnode *n)
+static bool control(const struct inode *n)
 {
 	while (n->parent && n->parent->parent)
 		n = n->parent;
@@ -584,15 +317,15 @@ static bool control(const struct lnode *n)
 static double attr_timeout(struct ll *ll, fuse_ino_t ino)
 {
 	pthread_mutex_lock(&ll->mu);
-	struct lnode *n = find_ino(ll, ino);
+	struct inode *n = inodes_get(&ll->t, ino);
 	bool ctl = n && control(n);
 	pthread_mutex_unlock(&ll->mu);
 	return ctl ? LL_CONTROL_TIMEOUT : LL_TIMEOUT;
 }
 
-static void fill_entry(struct fuse_entry_param *e, struct lnode *n)
+static void fill_entry(struct fuse_entry_param *e, struct inode *n)
 {
-	e->ino = ino_of(n);
+	e->ino = inodes_id(n);
 	e->generation = n->gen; /* node ids are never used twice */
 	e->entry_timeout = LL_TIMEOUT;
 	e->attr_timeout = control(n) ? LL_CONTROL_TIMEOUT : LL_TIMEOUT;
@@ -608,8 +341,8 @@ static int entry_of(struct ll *ll, fuse_ino_t parent, const char *name, const ch
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&ll->mu);
-	struct lnode *p = find_ino(ll, parent);
-	struct lnode *n = p ? lookup_node(ll, p, name, e->attr.st_mode) : NULL;
+	struct inode *p = inodes_get(&ll->t, parent);
+	struct inode *n = p ? inodes_lookup(&ll->t, p, name, e->attr.st_mode) : NULL;
 	if (n)
 		fill_entry(e, n);
 	pthread_mutex_unlock(&ll->mu);
@@ -775,10 +508,10 @@ static void removed(fuse_req_t req, fuse_ino_t parent, const char *name, bool di
 	int rc = dir ? ll->op->rmdir(path) : ll->op->unlink(path);
 	if (rc == 0) {
 		pthread_mutex_lock(&ll->mu);
-		struct lnode *p = find_ino(ll, parent);
-		struct lnode *n = p ? find_name(ll, p, name) : NULL;
+		struct inode *p = inodes_get(&ll->t, parent);
+		struct inode *n = p ? inodes_child(&ll->t, p, name) : NULL;
 		if (n)
-			cut_name(ll, n);
+			inodes_cut(&ll->t, n);
 		pthread_mutex_unlock(&ll->mu);
 	}
 	fuse_reply_err(req, -rc);
@@ -821,14 +554,14 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		/* the kernel moves its dentries once this is answered; the
 		 * nodes follow now */
 		pthread_mutex_lock(&ll->mu);
-		struct lnode *p = find_ino(ll, parent), *np = find_ino(ll, newparent);
-		struct lnode *n = p ? find_name(ll, p, name) : NULL;
-		struct lnode *t = np ? find_name(ll, np, newname) : NULL;
+		struct inode *p = inodes_get(&ll->t, parent), *np = inodes_get(&ll->t, newparent);
+		struct inode *n = p ? inodes_child(&ll->t, p, name) : NULL;
+		struct inode *t = np ? inodes_child(&ll->t, np, newname) : NULL;
 		/* RENAME_EXCHANGE is refused by the table (change.h) */
 		if (t && t != n)
-			cut_name(ll, t);
+			inodes_cut(&ll->t, t);
 		if (n && np)
-			move_node(ll, n, np, newname);
+			inodes_move(&ll->t, n, np, newname);
 		pthread_mutex_unlock(&ll->mu);
 	}
 	fuse_reply_err(req, -rc);
@@ -969,7 +702,7 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 struct dirbuf {
 	struct ll *ll;
 	fuse_req_t req;
-	struct lnode *dir;
+	struct inode *dir;
 	char *p;
 	size_t size, len;
 	bool plus;
@@ -993,10 +726,10 @@ static int fill(void *arg, const char *name, const struct stat *st, off_t off,
 		struct fuse_entry_param e;
 		memset(&e, 0, sizeof(e));
 		e.attr = *st;
-		struct lnode *node = NULL;
+		struct inode *node = NULL;
 		if ((flags & FUSE_FILL_DIR_PLUS) && !dot_or_dotdot(name)) {
 			pthread_mutex_lock(&d->ll->mu);
-			node = lookup_node(d->ll, d->dir, name, st->st_mode);
+			node = inodes_lookup(&d->ll->t, d->dir, name, st->st_mode);
 			if (node)
 				fill_entry(&e, node);
 			pthread_mutex_unlock(&d->ll->mu);
@@ -1004,8 +737,7 @@ static int fill(void *arg, const char *name, const struct stat *st, off_t off,
 		n = fuse_add_direntry_plus(d->req, d->p + d->len, room, name, &e, off);
 		if (n > room && node) {
 			pthread_mutex_lock(&d->ll->mu);
-			node->nlookup--;
-			maybe_free(d->ll, node);
+			inodes_forget(&d->ll->t, node, 1); /* not handed out */
 			pthread_mutex_unlock(&d->ll->mu);
 		}
 	}
@@ -1028,15 +760,14 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		return;
 	}
 	pthread_mutex_lock(&ll->mu);
-	d.dir = find_ino(ll, ino);
+	d.dir = inodes_get(&ll->t, ino);
 	if (d.dir)
-		d.dir->kids++; /* kept while entries are added below it */
+		inodes_hold(d.dir); /* kept while entries are added below it */
 	pthread_mutex_unlock(&ll->mu);
 	int rc = d.dir ? ll->op->readdir(path, &d, fill, off, fi, plus ? FUSE_READDIR_PLUS : 0) : -ESTALE;
 	if (d.dir) {
 		pthread_mutex_lock(&ll->mu);
-		d.dir->kids--;
-		maybe_free(ll, d.dir);
+		inodes_unhold(&ll->t, d.dir);
 		pthread_mutex_unlock(&ll->mu);
 	}
 	if (rc < 0 && d.len == 0)
@@ -1189,19 +920,6 @@ static const struct fuse_lowlevel_ops ll_ops = {
 	.removexattr = ll_removexattr,
 };
 
-static void free_nodes(struct ll *ll)
-{
-	for (uint32_t i = 0; i < ll->nslots; i++)
-		if (ll->slots[i]) {
-			drop_name(ll->slots[i]);
-			free(ll->slots[i]);
-		}
-	free(ll->slots);
-	free(ll->gens);
-	free(ll->free_slots);
-	free(ll->name_tab);
-}
-
 /* fuse_main(), step by step (libfuse's helper.c), on a session of our own,
  * with one step more: once the loop has ended (its worker threads are
  * joined) and before the unmount closes /dev/fuse, no more invalidations
@@ -1217,7 +935,6 @@ int ll_run(struct fuse_args *args, struct rfs *fs)
 	memset(&ll, 0, sizeof(ll));
 	ll.fs = fs;
 	ll.op = rfs_operations();
-	ll.root.nlookup = 1;
 	pthread_mutex_init(&ll.mu, NULL);
 	pthread_cond_init(&ll.wake, NULL);
 	pthread_cond_init(&ll.idle, NULL);
@@ -1228,7 +945,7 @@ int ll_run(struct fuse_args *args, struct rfs *fs)
 		res = 2;
 		goto out;
 	}
-	if (grow(&ll) < 0) {
+	if (inodes_init(&ll.t) < 0) {
 		res = 3;
 		goto out;
 	}
@@ -1282,7 +999,7 @@ out:
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
 	free(opts.mountpoint);
-	free_nodes(&ll);
+	inodes_free(&ll.t);
 	free(ll.queue);
 	free(ll.later);
 	pthread_cond_destroy(&ll.wake);
