@@ -1066,6 +1066,9 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 			rfs_map_del(&fs->pending, h->path);
 	}
 	untrack(fs, h);
+	/* the scratch data is shared with the scratch set (fs->lock) */
+	scratch_data_unref(h->sd);
+	h->sd = NULL;
 	unlock_fs(fs);
 	free_handle(h);
 	return 0;
