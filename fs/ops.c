@@ -452,6 +452,8 @@ static int rfs_opendir(const char *path, struct fuse_file_info *fi)
 	lock_fs(fs);
 	fi->cache_readdir = 1;
 	fi->keep_cache = fs->fresh.n == 0;
+	if (fi->keep_cache)
+		kcache_want(fs); /* an outside change another thread took in: sent first */
 	unlock_fs(fs);
 	fi->fh = (uintptr_t)d;
 	return 0;

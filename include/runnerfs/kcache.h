@@ -36,7 +36,8 @@
  *                                returns at once, unless it called
  *   kcache_want(fs)              (fs->lock held) its reply lets the
  *                                kernel serve what it kept (an open
- *                                with keep_cache): its kcache_sync also
+ *                                with keep_cache, an OPENDIR whose
+ *                                listing is kept): its kcache_sync also
  *                                waits until the last outside change,
  *                                taken in by whichever thread, has been
  *                                sent. The outside writer closed before
