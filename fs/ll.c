@@ -247,7 +247,9 @@ static void *checker(void *arg)
 		fuse_ino_t again[2] = {0, 0}; /* n's parent, n */
 		for (size_t i = 0; i < k; i++) {
 			mode_t type = 0;
-			ops_begin(ll->fs, 0);
+			/* no process: -1 is nobody's pid, where 0 would be
+			 * anybody's to fresh.h (a copy's maker sees it empty) */
+			ops_begin(ll->fs, -1);
 			int rc = ops_name(ll->fs, v[i].path, &type);
 			bool gone = rc == -ENOENT || rc == -ENOTDIR || (rc == 0 && type != v[i].type);
 			if (rc == 1) /* went lately: kept a while (ops.h) */

@@ -320,6 +320,10 @@ int ops_name(struct rfs *fs, const char *path, mode_t *type)
 	struct stat st;
 	const char *p = rel(path);
 	lock_fs(fs);
+	/* not in the middle of a change (fs->lock released for its commit,
+	 * txn.c): what went with it is noted only after it */
+	while (fs->txn.committing)
+		pthread_cond_wait(&fs->txn.committed, &fs->lock);
 	int rc = attr_of(fs, p, &st, NULL);
 	if (rc == 0)
 		*type = st.st_mode & S_IFMT;
