@@ -99,24 +99,8 @@ static void queue_check(struct ll *ll, struct inode *n)
 static int ll_invalidate(void *ctx, const char *path, bool names)
 {
 	struct ll *ll = ctx;
-	char part[NAME_MAX + 1];
 	pthread_mutex_lock(&ll->mu);
-	struct inode *n = &ll->t.root;
-	for (const char *p = path; n && *p;) {
-		while (*p == '/')
-			p++;
-		size_t k = strcspn(p, "/");
-		if (!k)
-			break;
-		if (k > NAME_MAX) {
-			n = NULL;
-			break;
-		}
-		memcpy(part, p, k);
-		part[k] = '\0';
-		n = inodes_child(&ll->t, n, part);
-		p += k;
-	}
+	struct inode *n = inodes_walk(&ll->t, path);
 	fuse_ino_t ino = n ? inodes_id(n) : 0;
 	if (n && names)
 		queue_check(ll, n);
@@ -358,6 +342,20 @@ static void reply_entry(struct ll *ll, fuse_req_t req, const struct fuse_entry_p
 		forget(ll, e->ino, 1);
 }
 
+/* The reply to MKDIR, SYMLINK, LINK, MKNOD: the table's error, or the
+ * entry it made. */
+static void reply_made(struct ll *ll, fuse_req_t req, fuse_ino_t parent, const char *name,
+		       const char *path, int rc)
+{
+	struct fuse_entry_param e;
+	if (rc == 0)
+		rc = entry_of(ll, parent, name, path, NULL, &e);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(ll, req, &e);
+}
+
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct ll *ll = begin(req);
@@ -489,15 +487,8 @@ static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct ll *ll = begin(req);
 	char path[PATH_MAX];
-	struct fuse_entry_param e;
 	PATH_OR_REPLY(ll, req, parent, name, path);
-	int rc = ll->op->mkdir(path, mode);
-	if (rc == 0)
-		rc = entry_of(ll, parent, name, path, NULL, &e);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		reply_entry(ll, req, &e);
+	reply_made(ll, req, parent, name, path, ll->op->mkdir(path, mode));
 }
 
 /* unlink, rmdir: the node keeps its id for what the kernel still holds,
@@ -533,15 +524,8 @@ static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 {
 	struct ll *ll = begin(req);
 	char path[PATH_MAX];
-	struct fuse_entry_param e;
 	PATH_OR_REPLY(ll, req, parent, name, path);
-	int rc = ll->op->symlink(link, path);
-	if (rc == 0)
-		rc = entry_of(ll, parent, name, path, NULL, &e);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		reply_entry(ll, req, &e);
+	reply_made(ll, req, parent, name, path, ll->op->symlink(link, path));
 }
 
 static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -573,16 +557,9 @@ static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 {
 	struct ll *ll = begin(req);
 	char from[PATH_MAX], to[PATH_MAX];
-	struct fuse_entry_param e;
 	PATH_OR_REPLY(ll, req, ino, NULL, from);
 	PATH_OR_REPLY(ll, req, newparent, newname, to);
-	int rc = ll->op->link(from, to);
-	if (rc == 0)
-		rc = entry_of(ll, newparent, newname, to, NULL, &e);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		reply_entry(ll, req, &e);
+	reply_made(ll, req, newparent, newname, to, ll->op->link(from, to));
 }
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
