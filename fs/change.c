@@ -75,6 +75,16 @@ static bool went_with_another(struct rfs *fs, const char *p)
 	return recent;
 }
 
+bool change_went_lately(struct rfs *fs, const char *p)
+{
+	struct rfs_map_entry *e = rfs_map_get(&fs->chg.gone, p);
+	if (!e)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - e->ts.tv_sec <= RFS_GONE_SECONDS;
+}
+
 /* A runner was renamed from `from` to `to`: its registries' waiting
  * passwords follow it. */
 static void move_half_passwords(struct rfs *fs, const char *from, const char *to)
@@ -758,6 +768,7 @@ int change_registry(struct rfs *fs, const char *p, int op, const char *to)
 
 struct remove_arg {
 	const char *path;
+	bool dir;   /* rmdir: a table or an entry; else a value */
 	size_t at, len;
 	char *text; /* the lines a key took, for revival */
 };
@@ -771,8 +782,14 @@ static int remove_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, size
 	int rc = resolve(fs, a->path, &r);
 	if (rc < 0)
 		return rc;
-	if (r.node == TOML_NONE || r.node == TOML_ROOT)
+	/* resolved again in the transaction, maybe after an outside change
+	 * was read: only the kind of item the caller found goes (a missing
+	 * entry's ref names its array: that must never be removed) */
+	bool table = r.kind == TK_TABLE || r.kind == TK_ENTRIES;
+	if (r.node == TOML_NONE || r.node == TOML_ROOT || (r.kind != TK_VALUE && !table))
 		return -ENOENT;
+	if (table != a->dir)
+		return a->dir ? -ENOTDIR : -EISDIR;
 	if (r.kind == TK_VALUE && toml_line_span(*work, r.node, &start, &end) == 0) {
 		free(a->text);
 		a->text = malloc(end - start + 1);
@@ -969,7 +986,7 @@ int change_rmdir(struct rfs *fs, const char *p)
 				rc = -ENOTEMPTY;
 				break;
 			}
-			struct remove_arg ra = {.path = p};
+			struct remove_arg ra = {.path = p, .dir = true};
 			rc = txn_run(fs, p, remove_fn, &ra);
 			free(ra.text);
 			if (rc == 0) {

@@ -68,8 +68,14 @@ static int status(struct rfs *fs, struct buf *out)
 
 int control_render(struct rfs *fs, const struct tree_ref *r, struct buf *out)
 {
-	if (r->kind == TK_HISTFILE)
+	if (r->kind == TK_HISTFILE) {
+		/* a commit in flight (fs->lock released, txn.c) has made the
+		 * document new but not yet pushed the version it replaced: the
+		 * diffs would apply to the wrong text */
+		while (fs->txn.committing)
+			pthread_cond_wait(&fs->txn.committed, &fs->lock);
 		return history_text(fs, r->index, out);
+	}
 	if (r->kind != TK_CTLFILE)
 		return -EINVAL;
 	switch (r->index) {

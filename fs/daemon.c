@@ -2,8 +2,7 @@
 /*
  * Mounting: options (the fuse_opt table, so that `mount -t fuse.runnerfs`
  * and /etc/fstab work through mount.fuse3), start-up checks with messages
- * that say what to do, then libfuse's loop (run_fuse: fuse_main's steps,
- * with the watch thread stopped between the loop's end and the unmount).
+ * that say what to do, then the FUSE front end (ll.h) until unmounted.
  */
 /* 3.12: fuse_parse_cmdline and the loop's configuration with max_threads
  * (Debian 12 has 3.14); the operations table is the same as ops.c's 31 */
@@ -29,6 +28,7 @@
 #include "runnerfs/fresh.h"
 #include "runnerfs/history.h"
 #include "runnerfs/kcache.h"
+#include "runnerfs/ll.h"
 #include "runnerfs/ops.h"
 #include "runnerfs/rfs.h"
 #include "runnerfs/tree.h"
@@ -151,7 +151,7 @@ static int check_mountpoint(const char *config_dir, const char *mountpoint)
 {
 	char mp[PATH_MAX];
 	if (!mountpoint || !realpath(mountpoint, mp))
-		return 0; /* libfuse says what is wrong with it (run_fuse) */
+		return 0; /* libfuse says what is wrong with it (ll_run) */
 	const char *why = !strcmp(mp, config_dir)  ? "is the directory of CONFIG"
 			  : within(config_dir, mp) ? "holds CONFIG"
 			  : within(mp, config_dir) ? "is inside the directory of CONFIG"
@@ -215,7 +215,7 @@ static int slow_renameat(int olddirfd, const char *oldname, int newdirfd, const 
  * ("error in the loop") for `docker stop`, Ctrl-C and `systemctl stop`
  * (systemd sends SIGTERM after ExecStop= when the daemon is still winding
  * down). That is how a daemon is asked to stop. Our handler is set before
- * run_fuse, whose fuse_set_signal_handlers then leaves it alone (it replaces default handlers
+ * ll_run, whose fuse_set_signal_handlers then leaves it alone (it replaces default handlers
  * only): it ends the loop the same way, fuse_session_exit() from the main
  * thread (libfuse's threads, and ours started from them, block these
  * signals), and stores nothing, so the loop returns 0. A signal that
@@ -293,76 +293,6 @@ static void free_fs(struct rfs *fs)
 	pthread_cond_destroy(&fs->txn.committed);
 	pthread_cond_destroy(&fs->reader_gone);
 	pthread_mutex_destroy(&fs->lock);
-}
-
-/* fuse_main(), step by step (libfuse's helper.c), for one step of our
- * own: once the loop has ended (its worker threads are joined) and before
- * the unmount closes /dev/fuse, no more invalidations are sent
- * (kcache_stop). The watch thread sends them through that descriptor; one
- * sent after the close would write to a closed descriptor, or to whatever
- * file next got its number (ThreadSanitizer saw the race at SIGTERM).
- * Exit codes as fuse_main's. */
-static int run_fuse(struct fuse_args *args, struct rfs *fs)
-{
-	struct fuse_cmdline_opts opts;
-	struct fuse_loop_config *lc = NULL;
-	int res;
-	if (fuse_parse_cmdline(args, &opts) != 0)
-		return 1;
-	if (!opts.mountpoint) {
-		fprintf(stderr, "runnerfs: no mount point given\n");
-		free(opts.mountpoint);
-		return 2;
-	}
-	struct fuse *f = fuse_new(args, rfs_operations(), sizeof(struct fuse_operations), fs);
-	if (!f) {
-		res = 3;
-		goto out;
-	}
-	if (fuse_mount(f, opts.mountpoint) != 0) {
-		res = 4;
-		goto destroy;
-	}
-	if (fuse_daemonize(opts.foreground) != 0) {
-		res = 5;
-		goto unmount;
-	}
-	struct fuse_session *se = fuse_get_session(f);
-	if (fuse_set_signal_handlers(se) != 0) {
-		res = 6;
-		goto unmount;
-	}
-	if (opts.singlethread) {
-		res = fuse_loop(f);
-	} else if (!(lc = fuse_loop_cfg_create())) {
-		res = 7;
-		fuse_remove_signal_handlers(se);
-		goto unmount;
-	} else {
-		fuse_loop_cfg_set_clone_fd(lc, opts.clone_fd);
-		/* UINT_MAX is fuse_parse_cmdline's "not given"; libfuse
-		 * 3.14.0 (Debian 12) logs "Ignoring invalid max threads
-		 * value 4294967295" for it at every mount (into the
-		 * journal of runnerfs@.service), so only a given value is
-		 * passed on. */
-		if (opts.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(lc, opts.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(lc, opts.max_threads);
-		res = fuse_loop_mt(f, lc);
-	}
-	if (res)
-		res = 8;
-	fuse_remove_signal_handlers(se);
-unmount:
-	kcache_stop(fs);
-	fuse_unmount(f);
-destroy:
-	fuse_destroy(f);
-out:
-	if (lc)
-		fuse_loop_cfg_destroy(lc);
-	free(opts.mountpoint);
-	return res;
 }
 
 int daemon_main(int argc, char **argv)
@@ -456,6 +386,7 @@ int daemon_main(int argc, char **argv)
 	/* every FUSE worker thread would keep its own heap of freed
 	 * document-sized blocks; one arena keeps the daemon small */
 	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	struct commit_ops slow_disk = commit_sys_ops;
 	slow_disk.fsync = slow_fsync;
 	slow_disk.renameat = slow_renameat;
@@ -498,11 +429,11 @@ int daemon_main(int argc, char **argv)
 		clock_gettime(CLOCK_REALTIME, &fs.loaded_mtime);
 
 	/* the watch and reload threads start in the FUSE init callback
-	 * (ops.c): run_fuse forks into the background first, and threads
+	 * (ll.c): ll_run forks into the background first, and threads
 	 * do not survive a fork */
 	catch_stop_signals();
-	ret = run_fuse(&args, &fs);
-	__atomic_store_n(&stop_session, NULL, __ATOMIC_SEQ_CST); /* gone with run_fuse */
+	ret = ll_run(&args, &fs);
+	__atomic_store_n(&stop_session, NULL, __ATOMIC_SEQ_CST); /* gone with ll_run */
 	watch_stop(&fs);
 	reload_stop(&fs.reload);
 out:

@@ -54,10 +54,12 @@ static int diff(const char *from, size_t flen, const char *to, size_t tlen, stru
 /* text (length *len, a malloc'd buffer) -> the next older version */
 static int apply(char **text, size_t *len, const struct rfs_version *v)
 {
+	if (v->at > *len || v->cut > *len - v->at)
+		return -EIO; /* not the text these diffs start from: never read past it */
 	size_t n = *len - v->cut + v->nbytes;
 	char *t = malloc(n + 1);
 	if (!t)
-		return -1;
+		return -ENOMEM;
 	memcpy(t, *text, v->at);
 	memcpy(t + v->at, v->bytes, v->nbytes);
 	memcpy(t + v->at + v->nbytes, *text + v->at + v->cut, *len - v->at - v->cut);
@@ -163,7 +165,7 @@ int history_text(struct rfs *fs, int n, struct buf *out)
 	memcpy(t, cur, len);
 	int r = 0;
 	for (int i = 0; i < n && r == 0; i++)
-		r = apply(&t, &len, &fs->hist.v[i]) < 0 ? -ENOMEM : 0;
+		r = apply(&t, &len, &fs->hist.v[i]);
 	if (r == 0)
 		r = buf_add(out, t, len);
 	free(t);

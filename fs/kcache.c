@@ -14,6 +14,10 @@
 #include "runnerfs/rfs.h"
 #include "runnerfs/tree.h"
 
+/* Names at a path, or in it (a directory), may have come or gone: NAMES
+ * before the path, in a note and in what is sent (kcache.h, inval) */
+#define NAMES '\x05'
+
 /* Notes this thread made since its last sync: a request that changed
  * nothing (a read) does not wait for what other threads' changes send. */
 static __thread unsigned long mine;
@@ -111,6 +115,16 @@ void kcache_note(struct rfs *fs, const char *path)
 	pthread_mutex_unlock(&kc->mu);
 }
 
+void kcache_note_names(struct rfs *fs, const char *path)
+{
+	char item[PATH_MAX];
+	int len = snprintf(item, sizeof(item), "%c%s", NAMES, path);
+	if (len > 0 && (size_t)len < sizeof(item))
+		kcache_note(fs, item);
+	else
+		kcache_note_all(fs);
+}
+
 void kcache_note_all(struct rfs *fs)
 {
 	struct rfs_kcache *kc = &fs->kc;
@@ -131,14 +145,14 @@ void kcache_note_all(struct rfs *fs)
 struct walk {
 	struct rfs *fs;
 	const char *dir;
-	void (*emit)(void *arg, const char *path);
+	void (*emit)(void *arg, const char *path, bool dir);
 	void *arg;
 	int depth;
 	bool dirs;
 };
 
 static void walk_dir(struct rfs *fs, const char *dir, int depth, bool dirs,
-		     void (*emit)(void *arg, const char *path), void *arg);
+		     void (*emit)(void *arg, const char *path, bool dir), void *arg);
 
 static int walk_fill(void *arg, const char *name, const struct tree_ref *r)
 {
@@ -150,22 +164,26 @@ static int walk_fill(void *arg, const char *name, const struct tree_ref *r)
 	if (tree_is_dir(r) && w->depth > 0)
 		walk_dir(w->fs, p, w->depth - 1, w->dirs, w->emit, w->arg);
 	else if (w->dirs || !tree_is_dir(r))
-		w->emit(w->arg, p);
+		w->emit(w->arg, p, tree_is_dir(r));
 	return 0;
 }
 
 /* What is in dir, `depth` directories down (a tree is at most a dozen
  * deep; INT_MAX: all); directories themselves (dir too) if `dirs`. */
 static void walk_dir(struct rfs *fs, const char *dir, int depth, bool dirs,
-		     void (*emit)(void *arg, const char *path), void *arg)
+		     void (*emit)(void *arg, const char *path, bool dir), void *arg)
 {
 	struct tree_ref r;
 	if (dirs)
-		emit(arg, dir);
+		emit(arg, dir, true);
 	if (tree_resolve(fs, dir, &r) < 0 || !tree_is_dir(&r))
 		return;
 	struct walk w = {fs, dir, emit, arg, depth, dirs};
-	tree_list(fs, dir, &r, walk_fill, &w);
+	/* -EAGAIN: a commit was in flight (names.h); the listing starts
+	 * again (paths sent twice are harmless) */
+	while (tree_list(fs, dir, &r, walk_fill, &w) == -EAGAIN)
+		if (tree_resolve(fs, dir, &r) < 0 || !tree_is_dir(&r))
+			return;
 }
 
 /* A change at path (its scope is walked when it is sent: the caller
@@ -200,8 +218,10 @@ void kcache_note_change(struct rfs *fs, const char *path)
 	pthread_mutex_unlock(&kc->mu);
 }
 
-static void emit_buf(void *arg, const char *path)
+static void emit_buf(void *arg, const char *path, bool dir)
 {
+	if (dir)
+		buf_addc(arg, NAMES);
 	buf_add(arg, path, strlen(path) + 1);
 }
 
@@ -237,16 +257,16 @@ struct moved {
 	const char *from, *to;
 };
 
-static void emit_moved(void *arg, const char *path)
+static void emit_moved(void *arg, const char *path, bool dir)
 {
 	struct moved *m = arg;
-	emit_buf(m->out, path);
+	emit_buf(m->out, path, dir);
 	size_t n = strlen(m->to);
 	if (strncmp(path, m->to, n) || (path[n] && path[n] != '/'))
 		return;
 	struct buf old = BUF_INIT;
 	if (buf_adds(&old, m->from) == 0 && buf_adds(&old, path + n) == 0)
-		emit_buf(m->out, old.p);
+		emit_buf(m->out, old.p, dir);
 	buf_free(&old);
 }
 
@@ -255,13 +275,14 @@ static void emit_moved(void *arg, const char *path)
  * errors, history) change with every change; and the files of the item
  * holding path, a runner (runners/NAME/...) or a top-level table, which
  * derive from each other (registries/ and environment) and whose keys'
- * inode numbers follow their place. Not directories: their attributes
- * change only when names come or go there (node.h), which the
- * operation notes itself (ops.c). */
+ * inode numbers follow their place; its directories too, whose listings
+ * the kernel keeps (ll.h): a write to environment adds or removes names
+ * in registries/. */
 static void expand_change(struct rfs *fs, const char *path, struct buf *out)
 {
 	walk_dir(fs, "", 0, false, emit_buf, out);
 	walk_dir(fs, ".runnerfs", 1, false, emit_buf, out);
+	emit_buf(out, ".runnerfs/history", true); /* a new version */
 	const char *slash = strchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : strlen(path);
 	if (n == 7 && !strncmp(path, "runners", 7) && slash) {
@@ -272,9 +293,15 @@ static void expand_change(struct rfs *fs, const char *path, struct buf *out)
 	if (slash && n < sizeof(item)) {
 		memcpy(item, path, n);
 		item[n] = '\0';
-		walk_dir(fs, item, INT_MAX, false, emit_buf, out);
+		walk_dir(fs, item, INT_MAX, true, emit_buf, out);
 	}
-	emit_buf(out, path); /* also when it is gone now */
+	emit_buf(out, path, true); /* also when it is gone now */
+	/* a runner's registries are part of the root's registries/ (the
+	 * hosts every runner has alike): its listing and files change with
+	 * them, and with a runner that comes or goes */
+	bool runner = !strncmp(path, "runners/", 8) && !strchr(path + 8, '/');
+	if (slash && (runner || strstr(path, "/registries") || strstr(path, "/environment")))
+		walk_dir(fs, "registries", INT_MAX, true, emit_buf, out);
 }
 
 static long ms_since(const struct timespec *t)
@@ -306,10 +333,15 @@ static void send_one(struct rfs_kcache *kc, const char *path, uint64_t *sent)
 		return;
 	if (__atomic_load_n(&kc->stopped, __ATOMIC_ACQUIRE))
 		return; /* the mount is going away (kcache_stop) */
+	bool names = path[0] == NAMES;
+	if (names) {
+		path++;
+		n--;
+	}
 	p[0] = '/';
 	memcpy(p + 1, path, n + 1);
 	/* -ENOENT: the kernel holds nothing for it */
-	if (kc->inval(kc->ctx, p) == 0)
+	if (kc->inval(kc->ctx, p, names) == 0)
 		(*sent)++;
 }
 
@@ -363,14 +395,14 @@ static void expand(struct rfs *fs, struct rfs_kcache *kc, struct buf *out)
 		} else if (v[i][0] == '\x01') {
 			expand_change(fs, v[i] + 1, out);
 		} else if (v[i][0] == '\x04') {
-			emit_buf(out, v[i] + 1);
-			emit_buf(out, "config.toml");
+			emit_buf(out, v[i] + 1, false);
+			emit_buf(out, "config.toml", false);
 			walk_dir(fs, ".runnerfs", 1, false, emit_buf, out);
 		} else if (v[i][0] == '\x02') {
 			struct moved m = {out, v[i] + 1, v[i] + strlen(v[i]) + 1};
 			walk_dir(fs, m.to, INT_MAX, true, emit_moved, &m);
 		} else {
-			emit_buf(out, v[i]);
+			emit_buf(out, v[i], false); /* NAMES kept, if noted so */
 		}
 		free(v[i]);
 	}

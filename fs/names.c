@@ -258,18 +258,30 @@ int names_of(struct rfs *fs, const toml_doc *d, const char *dir, size_t dlen, ui
 		*out = l;
 		return 0;
 	}
+	if (ours && !fs->names.in_txn && fs->txn.committing) {
+		/* a commit in flight (fs->lock released, txn.c): the document
+		 * has the change, the names not yet (names_removed comes after
+		 * it). Fresh names now would renumber what a tool is walking:
+		 * wait for it (the array may be another one by then) */
+		while (fs->txn.committing)
+			pthread_cond_wait(&fs->txn.committed, &fs->lock);
+		return -EAGAIN;
+	}
 	char **f;
 	size_t n;
 	int r = fresh(d, arr, runners, &f, &n);
 	if (r < 0)
 		return r;
+	/* the kept names still fit the document read again (also inside a
+	 * transaction that read it: rmdir of a runner whose `name` rm -r
+	 * removed, after an outside change, names.h) */
+	if (ours && l && l->epoch != fs->names.epoch && fits(l, f, n, runners)) {
+		free_strings(f, n);
+		l->epoch = fs->names.epoch;
+		*out = l;
+		return 0;
+	}
 	if (ours && !fs->names.in_txn) {
-		if (l && l->epoch != fs->names.epoch && fits(l, f, n, runners)) {
-			free_strings(f, n);
-			l->epoch = fs->names.epoch;
-			*out = l;
-			return 0;
-		}
 		if (!l) {
 			char *key = strndup(dir, dlen);
 			if (!key || !(l = new_list(fs))) {

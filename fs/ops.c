@@ -90,9 +90,19 @@ static void free_handle(struct handle *h)
 	free(h);
 }
 
+/* The request being served (ops_begin): its thread's own. */
+static __thread struct rfs *req_fs;
+static __thread pid_t req_pid;
+
+void ops_begin(struct rfs *fs, pid_t pid)
+{
+	req_fs = fs;
+	req_pid = pid;
+}
+
 static struct rfs *ctx(void)
 {
-	return fuse_get_context()->private_data;
+	return req_fs;
 }
 
 /* The process making the request (fresh.h: what it just made), as
@@ -107,7 +117,7 @@ static pid_t caller(void)
 static void lock_fs(struct rfs *fs)
 {
 	pthread_mutex_lock(&fs->lock);
-	fs->caller = fuse_get_context()->pid;
+	fs->caller = req_pid;
 	fs->txn.gave_up = false;
 	watch_sync(fs);
 }
@@ -144,6 +154,16 @@ static void note(struct rfs *fs, const char *p)
 	kcache_note(fs, dir);
 }
 
+/* The same where names came or went (a new key, a removed one, a
+ * scratch file): the kernel keeps names, and is told to check them. */
+static void note_names(struct rfs *fs, const char *p)
+{
+	char dir[PATH_MAX];
+	kcache_note_names(fs, p);
+	node_parent(p, dir, sizeof(dir));
+	kcache_note_names(fs, dir);
+}
+
 /* A handle that wrote (or truncated) leaves the kernel with its own idea
  * of the file's size: drop it (a value's other attributes change with the
  * commit, which notes its own scope; a new key's directory too). */
@@ -153,7 +173,7 @@ static void note_handle(struct rfs *fs, struct handle *h, bool created)
 		return;
 	h->unsynced = false;
 	if (created || h->sd)
-		note(fs, h->path);
+		note_names(fs, h->path);
 	else
 		kcache_note(fs, h->path);
 }
@@ -295,6 +315,24 @@ static int rfs_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	return rc;
 }
 
+int ops_name(struct rfs *fs, const char *path, mode_t *type)
+{
+	struct stat st;
+	const char *p = rel(path);
+	lock_fs(fs);
+	/* not in the middle of a change (fs->lock released for its commit,
+	 * txn.c): what went with it is noted only after it */
+	while (fs->txn.committing)
+		pthread_cond_wait(&fs->txn.committed, &fs->lock);
+	int rc = attr_of(fs, p, &st, NULL);
+	if (rc == 0)
+		*type = st.st_mode & S_IFMT;
+	else if (rc == -ENOENT && change_went_lately(fs, p))
+		rc = 1;
+	unlock_fs(fs);
+	return rc;
+}
+
 /* ---- directories ---- */
 
 /* A directory's names, taken when it is read from the start, so that the
@@ -383,7 +421,9 @@ static int list_dir(struct rfs *fs, const char *dir, struct dir_handle *d)
 	struct fill_arg a = {fs, dir, in_tree ? r.canon : dir, d};
 	if (in_tree)
 		fresh_listed(fs, r.canon, caller()); /* a copy reads its source */
-	if (in_tree && (rc = tree_list(fs, dir, &r, fill, &a)) < 0)
+	if (in_tree && (rc = tree_list(fs, dir, &r, fill, &a)) == -EAGAIN)
+		return list_dir(fs, dir, d); /* a commit was in flight (names.h): again */
+	if (in_tree && rc < 0)
 		return rc;
 	/* the editors' files next to the keys */
 	size_t n = strlen(dir);
@@ -402,12 +442,23 @@ static int list_dir(struct rfs *fs, const char *dir, struct dir_handle *d)
 	return 0;
 }
 
+/* The kernel keeps a listing across opens (ll.h) until a change drops
+ * it: what an outside writer did is taken in here first. Not while a new
+ * directory is being filled (fresh.h): what it shows depends on who
+ * asks, and changes with time, not with a change. */
 static int rfs_opendir(const char *path, struct fuse_file_info *fi)
 {
-	(void)path;
+	struct rfs *fs = ctx();
 	struct dir_handle *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
+	(void)path;
+	lock_fs(fs);
+	fi->cache_readdir = 1;
+	fi->keep_cache = fs->fresh.n == 0;
+	if (fi->keep_cache)
+		kcache_want(fs); /* an outside change another thread took in: sent first */
+	unlock_fs(fs);
 	fi->fh = (uintptr_t)d;
 	return 0;
 }
@@ -551,7 +602,7 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
 		return -ENOMEM;
 	}
 	h->kind = r->kind;
-	h->pid = fuse_get_context()->pid;
+	h->pid = req_pid;
 	h->ctl = r->index;
 	h->writable = (flags & O_ACCMODE) != O_RDONLY;
 	h->append = flags & O_APPEND;
@@ -766,7 +817,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 			change_note_scratch(fs, p, &r, in_scratch_dir);
 			track(fs, h);
 		}
-		note(fs, p);
+		note_names(fs, p);
 		unlock_fs(fs);
 		if (rc < 0)
 			return rc;
@@ -797,7 +848,7 @@ static int rfs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (rc == 0)
 		track(fs, h);
-	note(fs, p); /* a new name, or one whose size the kernel sets to 0 */
+	note_names(fs, p); /* a new name, or one whose size the kernel sets to 0 */
 	unlock_fs(fs);
 	if (rc < 0)
 		return rc;
@@ -1021,6 +1072,9 @@ static int rfs_release(const char *path, struct fuse_file_info *fi)
 			rfs_map_del(&fs->pending, h->path);
 	}
 	untrack(fs, h);
+	/* the scratch data is shared with the scratch set (fs->lock) */
+	scratch_data_unref(h->sd);
+	h->sd = NULL;
 	unlock_fs(fs);
 	free_handle(h);
 	return 0;
@@ -1110,7 +1164,7 @@ static int rfs_unlink(const char *path)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_unlink(fs, rel(path));
-	note(fs, rel(path)); /* scratch names too, not only the document */
+	note_names(fs, rel(path)); /* scratch names too, not only the document */
 	unlock_fs(fs);
 	return rc;
 }
@@ -1122,7 +1176,7 @@ static int rfs_rmdir(const char *path)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_rmdir(fs, rel(path));
-	note(fs, rel(path)); /* scratch names too, not only the document */
+	note_names(fs, rel(path)); /* scratch names too, not only the document */
 	unlock_fs(fs);
 	return rc;
 }
@@ -1134,7 +1188,7 @@ static int rfs_mkdir(const char *path, mode_t mode)
 	struct rfs *fs = ctx();
 	lock_fs(fs);
 	int rc = change_mkdir(fs, rel(path), mode);
-	note(fs, rel(path)); /* scratch names too, not only the document */
+	note_names(fs, rel(path)); /* scratch names too, not only the document */
 	unlock_fs(fs);
 	return rc;
 }
@@ -1151,8 +1205,8 @@ static int rfs_rename(const char *from, const char *to, unsigned int flags)
 	kcache_note_change(fs, rel(from));
 	if (rc == 0)
 		kcache_note_moved(fs, rel(from), rel(to));
-	note(fs, rel(from));
-	note(fs, rel(to));
+	note_names(fs, rel(from));
+	note_names(fs, rel(to));
 	unlock_fs(fs);
 	return rc;
 }
@@ -1175,7 +1229,7 @@ static int rfs_symlink(const char *target, const char *path)
 		rc = -EACCES;
 	if (rc == 0)
 		rc = buf_adds(&sc->data->content, target);
-	note(fs, p);
+	note_names(fs, p);
 	unlock_fs(fs);
 	return rc;
 }
@@ -1227,7 +1281,7 @@ static int rfs_link(const char *from, const char *to)
 		rc = tree_render(fs->doc, &rf, &sc->data->content);
 	else if (rc == 0)
 		rc = -EPERM;
-	note(fs, t);
+	note_names(fs, t);
 	unlock_fs(fs);
 	return rc;
 }
@@ -1439,43 +1493,18 @@ static int rfs_removexattr(const char *path, const char *name)
 	return -EOPNOTSUPP;
 }
 
-static int invalidate(void *f, const char *path)
+void ops_started(struct rfs *fs)
 {
-	return fuse_invalidate_path(f, path);
-}
-
-static void *rfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
-{
-	cfg->use_ino = 1;
-	cfg->hard_remove = 1;    /* no .fuse_hidden files: nothing here is on disk */
-	cfg->entry_timeout = 1;
-	cfg->negative_timeout = 0; /* a name made a moment ago must be found */
-	/* kept for a second, and dropped at every change before it is
-	 * answered (kcache.h): page-cache reads need a size the kernel may
-	 * trust, or each read asks for it again (docs/performance.md) */
-	cfg->attr_timeout = 1;
-	/* READDIRPLUS for every part of a directory, not only the first */
-	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-	/* here, not before fuse_main: it has forked into the background by
-	 * now, and threads do not survive a fork */
-	struct rfs *fs = ctx();
-	pthread_mutex_lock(&fs->kc.mu);
-	fs->kc.ctx = fuse_get_context()->fuse;
-	fs->kc.inval = invalidate;
-	pthread_mutex_unlock(&fs->kc.mu);
 	int r = watch_start(fs);
 	if (r < 0)
 		rfs_log(RFS_LOG_WARN, "cannot watch %s for outside changes (%s): they are noticed at the next write",
 			fs->disk.dir, strerror(-r));
 	if ((r = reload_start(&fs->reload)) < 0)
 		rfs_log(RFS_LOG_WARN, "cannot start the reload thread: %s", strerror(-r));
-	daemon_session_started(fuse_get_session(fuse_get_context()->fuse));
-	return fs;
 }
 
-static void rfs_destroy(void *data)
+void ops_stopped(struct rfs *fs)
 {
-	struct rfs *fs = data;
 	pthread_mutex_lock(&fs->lock);
 	while (fs->handles) {
 		struct handle *h = fs->handles;
@@ -1544,8 +1573,6 @@ static int op_chmod(const char *p, mode_t m, struct fuse_file_info *fi) { SAID("
 static int op_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi) { SAID("chown", p, rfs_chown(p, u, g, fi)); }
 
 static const struct fuse_operations rfs_ops = {
-	.init        = rfs_init,
-	.destroy     = rfs_destroy,
 	.getattr     = rfs_getattr,
 	.opendir     = rfs_opendir,
 	.readdir     = rfs_readdir,

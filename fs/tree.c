@@ -92,6 +92,8 @@ int tree_runner_names(struct rfs *fs, char ***names, size_t *n)
 	if (a != TOML_NONE && toml_type_of(fs->doc, a) != TOML_ARRAY)
 		a = TOML_NONE;
 	int rc = names_of(fs, fs->doc, "runners", 7, a, true, &l, &tmp);
+	if (rc == -EAGAIN)
+		return tree_runner_names(fs, names, n); /* a commit was in flight */
 	if (rc < 0)
 		return rc;
 	names_list_free(tmp); /* NULL outside a transaction */
@@ -166,7 +168,13 @@ int tree_resolve(struct rfs *fs, const char *path, struct tree_ref *r)
 
 int tree_resolve_in(struct rfs *fs, toml_doc *d, const char *path, struct tree_ref *r)
 {
-	return resolve_in(fs, d, path, r);
+	bool ours = d == fs->doc;
+	int rc;
+	/* -EAGAIN: names_of waited for a commit in flight (names.h); the
+	 * document is ours again, maybe another one */
+	while ((rc = resolve_in(fs, d, path, r)) == -EAGAIN && ours)
+		d = fs->doc;
+	return rc;
 }
 
 const char *tree_half_password(struct rfs *fs, const char *reg)

@@ -50,6 +50,9 @@ void change_refused(struct rfs *fs, const char *p);
 /* A registry: op 'a'dd, 'r'emove, 'u'nset a field, 'm'ove to `to`. */
 int change_registry(struct rfs *fs, const char *p, int op, const char *to);
 int change_unlink(struct rfs *fs, const char *p);
+/* p went with another change a moment ago (RFS_GONE_SECONDS): unlinking
+ * it answers 0, once (a tool that listed it goes on) */
+bool change_went_lately(struct rfs *fs, const char *p);
 int change_rmdir(struct rfs *fs, const char *p);
 int change_mkdir(struct rfs *fs, const char *p, mode_t mode);
 int change_rename(struct rfs *fs, const char *from, const char *to, unsigned int flags);

@@ -8,6 +8,8 @@
  * "Kernel caching (issue 12)") is dropped whenever it may have changed.
  *
  *   kcache_note(fs, path)        path's content or attributes changed
+ *   kcache_note_names(fs, path)  names came or went at path, or in it (a
+ *                                directory): the kernel keeps names too
  *   kcache_note_change(fs, path) a change of the document at path: every
  *                                file it may have changed (the subtree of
  *                                the runner or top-level table holding
@@ -34,7 +36,8 @@
  *                                returns at once, unless it called
  *   kcache_want(fs)              (fs->lock held) its reply lets the
  *                                kernel serve what it kept (an open
- *                                with keep_cache): its kcache_sync also
+ *                                with keep_cache, an OPENDIR whose
+ *                                listing is kept): its kcache_sync also
  *                                waits until the last outside change,
  *                                taken in by whichever thread, has been
  *                                sent. The outside writer closed before
@@ -58,9 +61,10 @@
  * change (a request handler, the watch thread), before the request is
  * answered: so `echo x > f` returns once no stale copy of anything it
  * changed is left in the kernel. The invalidation
- * itself is libfuse's fuse_invalidate_path (the inode's attributes and
- * pages), set by ops.c as kc.inval; it takes no inode lock, only the page
- * locks of pages being read, whose READ needs fs->lock — never held here.
+ * itself is ll.h's (the inode's attributes, pages, a directory's listing;
+ * names are checked afterwards by ll's own thread), set as kc.inval; it
+ * takes no inode lock, only the page locks of pages being read, whose
+ * READ needs fs->lock — never held here.
  * A sync that waits for another thread's sending gives up after
  * RFS_KCACHE_WAIT_MS (all FUSE workers waiting would starve that READ).
  *
@@ -79,9 +83,12 @@ struct rfs;
 struct rfs_kcache {
 	pthread_mutex_t mu;
 	pthread_cond_t sent;  /* a batch has been sent */
-	/* the kernel's copy of path ("/a/b") may be stale: drop it. NULL
-	 * until the mount is up (and in tools without FUSE): nothing kept */
-	int (*inval)(void *ctx, const char *path);
+	/* the kernel's copy of path ("/a/b") may be stale: drop it; `names`:
+	 * the name itself, or names in it (a directory), may have come or
+	 * gone too (every directory of a change's scope, the path a change
+	 * names, kcache_note_names). NULL until the mount is up (and in
+	 * tools without FUSE): nothing kept */
+	int (*inval)(void *ctx, const char *path, bool names);
 	void *ctx;
 	char **v;             /* paths noted, not yet sent ("\1path": a
 			       * change's scope, kcache_note_change;
@@ -105,6 +112,7 @@ struct rfs_kcache {
 void kcache_init(struct rfs *fs);
 void kcache_free(struct rfs *fs);
 void kcache_note(struct rfs *fs, const char *path);
+void kcache_note_names(struct rfs *fs, const char *path);
 void kcache_note_change(struct rfs *fs, const char *path);
 void kcache_note_moved(struct rfs *fs, const char *from, const char *to);
 void kcache_value_only(bool on);

@@ -31,6 +31,10 @@
  *                 inside one, or for another document, when the array no
  *                 longer has as many entries as the list, a fresh list is
  *                 made in *tmp, which the caller frees (names_list_free).
+ *                 -EAGAIN: a commit was in flight (fs->lock released,
+ *                 txn.c) whose names were not settled yet; it waited for
+ *                 it, and the caller starts again from fs->doc (fresh
+ *                 names then would renumber what a tool is walking).
  *   names_removed / names_appended / names_renamed
  *                 after a committed change that removed entry idx, added
  *                 an entry at the end, or gave entry idx a new name (lists

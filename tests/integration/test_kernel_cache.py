@@ -217,3 +217,41 @@ def test_environment_write_shows_in_cached_registry_files(runnerfs):
         f.write(env_ops)
     assert m.read(u) == b"ops\n"
     assert os.stat(m.path(u)).st_size == 4
+
+
+def test_a_name_gone_outside_is_dropped_by_the_kernel(runnerfs):
+    """The kernel keeps names for up to a minute (docs/filesystem.md,
+    "Sizes and caching"): a runner renamed from outside is listed under its
+    new name at once, and its old name is dropped a moment later — not a
+    minute later, when stat, mkdir and cp would have met a name that is
+    not there."""
+    m = runnerfs(F01)
+    old = "runners/docker-dind-02"
+    keep(m, old + "/url")
+    assert os.path.isdir(m.path(old))
+    outside_write(m, b'name = "docker-dind-02"', b'name = "renamed-outside"', atomic=True)
+    assert "renamed-outside" in m.listdir("runners")  # ls asks runnerfs
+    wait_for(lambda: not os.path.lexists(m.path(old)), timeout=3,
+             what="the kernel to drop the old name")
+    assert not os.path.lexists(m.path(old + "/url"))
+    assert m.read("runners/renamed-outside/url") == keep(m, "runners/renamed-outside/url")
+    # the name is free again: a new runner takes it
+    m.sh("mkdir %s" % old)
+    assert b'name = "docker-dind-02"' in m.read_config()
+
+
+def test_listing_kept_by_the_kernel_follows_a_change_elsewhere(runnerfs):
+    """The kernel keeps a directory's listing across opens; a change that
+    adds or removes names there without going through that directory
+    (a registry written in the runner's environment) drops it."""
+    m = runnerfs(F01)
+    regs = R1 + "registries"
+    before = m.listdir(regs)
+    assert m.listdir(regs) == before  # now kept
+    env = m.read(R1 + "environment").decode()
+    m.sh("mkdir %s/reg.kept && echo u > %s/reg.kept/username && echo p > %s/reg.kept/password"
+         % (regs, regs, regs))
+    assert m.listdir(regs) == before | {"reg.kept"}
+    with open(m.path(R1 + "environment"), "w") as f:
+        f.write(env)
+    assert m.listdir(regs) == before

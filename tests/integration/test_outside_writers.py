@@ -372,3 +372,71 @@ def test_rm_r_halfway_keeps_its_runner_across_an_outside_change(runnerfs):
     assert m.listdir("runners") == {"ci", "ci#2"}
     m.sh("rm -r runners/ci")
     assert toml_loads(m.read_config()) == {"runners": [{"name": "ci", "token": "t2"}]}
+
+
+# ---- directory commands across the runner's own save ----------------------
+# A change that finds config.toml open for writing waits for the writer, then
+# is made on top of what it wrote (docs/filesystem.md, "Changes from
+# outside"). These found: the last rmdir of `rm -r` removing every runner,
+# and `rm -r` losing the runner it was walking (its `name` already gone).
+
+def _save_while(m, cmd, change=(b"concurrent = 4", b"concurrent = 5")):
+    """The runner's in-place save (truncate, write) held open for 0.5 s
+    while `cmd` runs in the mount; returns cmd's result."""
+    data = m.read_config().replace(*change)
+    opened = threading.Event()
+    t = threading.Thread(target=write_in_place, args=(m.config, [data]),
+                         kwargs={"on_open": lambda: (opened.set(), time.sleep(0.5))})
+    t.start()
+    try:
+        assert opened.wait(5), "the writer did not open config.toml"
+        return m.sh(cmd, check=False)
+    finally:
+        t.join(10)
+
+
+def test_rmdir_of_an_emptied_runner_across_a_save(runnerfs):
+    m = runnerfs(F01)
+    m.sh("mkdir runners/c && rm runners/c/name")  # what rm -r does first
+    r = _save_while(m, "rmdir runners/c")
+    assert r.returncode == 0, r.stderr
+    got = toml_loads(m.read_config())
+    assert [x["name"] for x in got["runners"]] == ["docker-shared-01", "docker-dind-02", "shell-03"]
+    assert got["concurrent"] == 5  # the writer's change is kept
+    assert m.listdir("runners") == OLD_RUNNERS
+
+
+def test_rm_r_of_a_runner_across_a_save(runnerfs):
+    m = runnerfs(F01)
+    r = _save_while(m, "rm -r runners/shell-03")
+    assert r.returncode == 0, r.stderr
+    got = toml_loads(m.read_config())
+    assert [x["name"] for x in got["runners"]] == ["docker-shared-01", "docker-dind-02"]
+    assert got["concurrent"] == 5
+    assert m.listdir("runners") == OLD_RUNNERS - {"shell-03"}
+
+
+def test_mkdir_and_rm_r_while_register_appends(runnerfs):
+    """An outside process appends to config.toml every few milliseconds
+    (as `register` does, once) while runners are made and removed."""
+    m = runnerfs(F01)
+    stop = threading.Event()
+
+    def appender():
+        while not stop.is_set():
+            append(m.config, [b"# tick\n"])
+            time.sleep(0.01)  # pacing the appender, not synchronisation
+
+    t = threading.Thread(target=appender)
+    t.start()
+    try:
+        for i in range(25):
+            r = m.sh("mkdir runners/c%d && rm -r runners/c%d" % (i, i), check=False)
+            assert r.returncode == 0, (i, r.stderr)
+            got = toml_loads(m.read_config())
+            assert [x.get("name") for x in got["runners"]] == \
+                ["docker-shared-01", "docker-dind-02", "shell-03"], i
+    finally:
+        stop.set()
+        t.join(10)
+    assert m.listdir("runners") == OLD_RUNNERS
