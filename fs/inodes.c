@@ -54,8 +54,16 @@ static int grow(struct inodes *t)
 int inodes_init(struct inodes *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->root.type = S_IFDIR;
-	return grow(t);
+	t->root = calloc(1, sizeof(*t->root));
+	if (!t->root)
+		return -ENOMEM;
+	t->root->type = S_IFDIR;
+	int r = grow(t);
+	if (r < 0) {
+		free(t->root);
+		t->root = NULL;
+	}
+	return r;
 }
 
 static void drop_name(struct inode *n)
@@ -77,13 +85,14 @@ void inodes_free(struct inodes *t)
 	free(t->gens);
 	free(t->free_slots);
 	free(t->names);
+	free(t->root);
 	memset(t, 0, sizeof(*t));
 }
 
 struct inode *inodes_get(struct inodes *t, uint64_t id)
 {
 	if (id == INODES_ROOT)
-		return &t->root;
+		return t->root;
 	uint32_t low = (uint32_t)id;
 	if (low < 2 || low - 2 >= t->nslots)
 		return NULL;
@@ -102,7 +111,7 @@ struct inode *inodes_child(struct inodes *t, const struct inode *dir, const char
 struct inode *inodes_walk(struct inodes *t, const char *path)
 {
 	char part[NAME_MAX + 1];
-	struct inode *n = &t->root;
+	struct inode *n = t->root;
 	for (const char *p = path; n && *p;) {
 		while (*p == '/')
 			p++;
@@ -210,7 +219,7 @@ struct inode *inodes_lookup(struct inodes *t, struct inode *dir, const char *nam
 /* Free n, and its parents, while nothing holds them. */
 static void maybe_free(struct inodes *t, struct inode *n)
 {
-	while (n != &t->root && n->nlookup == 0 && n->kids == 0) {
+	while (n != t->root && n->nlookup == 0 && n->kids == 0) {
 		unhash(t, n);
 		drop_name(n);
 		t->slots[n->slot] = NULL;
@@ -225,7 +234,7 @@ static void maybe_free(struct inodes *t, struct inode *n)
 
 void inodes_forget(struct inodes *t, struct inode *n, uint64_t count)
 {
-	if (n == &t->root)
+	if (n == t->root)
 		return;
 	n->nlookup = count < n->nlookup ? n->nlookup - count : 0;
 	maybe_free(t, n);

@@ -60,7 +60,8 @@ struct inode {
 };
 
 struct inodes {
-	struct inode root;
+	struct inode *root;     /* its own allocation: a struct with a
+				 * flexible array is not a member */
 	struct inode **slots;
 	uint32_t *gens;         /* per slot: the next generation */
 	uint32_t nslots, slot_cap;

@@ -31,18 +31,18 @@ static void basics(void)
 	struct inodes t;
 	t_case("lookups, paths, forget frees parents last");
 	CHECK(inodes_init(&t) == 0, "init");
-	struct inode *runners = inodes_lookup(&t, &t.root, "runners", S_IFDIR);
+	struct inode *runners = inodes_lookup(&t, t.root, "runners", S_IFDIR);
 	struct inode *a = inodes_lookup(&t, runners, "a", S_IFDIR);
 	struct inode *url = inodes_lookup(&t, a, "url", S_IFREG);
 	CHECK(runners && a && url, "made");
 	CHECK(!strcmp(path(url, NULL), "/runners/a/url"), "path %s", path(url, NULL));
-	CHECK(!strcmp(path(&t.root, NULL), "/"), "root path %s", path(&t.root, NULL));
-	CHECK(!strcmp(path(&t.root, "x"), "/x"), "root child %s", path(&t.root, "x"));
+	CHECK(!strcmp(path(t.root, NULL), "/"), "root path %s", path(t.root, NULL));
+	CHECK(!strcmp(path(t.root, "x"), "/x"), "root child %s", path(t.root, "x"));
 	CHECK(inodes_lookup(&t, a, "url", S_IFREG) == url && url->nlookup == 2, "a second lookup counts");
 	CHECK(inodes_get(&t, inodes_id(url)) == url, "by id");
 	CHECK(inodes_walk(&t, "/runners/a/url") == url, "walk");
 	CHECK(inodes_walk(&t, "/runners/b") == NULL, "walk to a name not looked up");
-	CHECK(inodes_get(&t, INODES_ROOT) == &t.root, "the root");
+	CHECK(inodes_get(&t, INODES_ROOT) == t.root, "the root");
 	uint64_t id_a = inodes_id(a), id_url = inodes_id(url);
 	inodes_forget(&t, a, 1);
 	CHECK(inodes_get(&t, id_a) == a, "a parent stays while a child is held");
@@ -61,14 +61,14 @@ static void cut_and_ids(void)
 	struct inodes t;
 	t_case("a cut node keeps its id, not its path; ids are never given twice");
 	inodes_init(&t);
-	struct inode *d = inodes_lookup(&t, &t.root, "d", S_IFDIR);
+	struct inode *d = inodes_lookup(&t, t.root, "d", S_IFDIR);
 	struct inode *f = inodes_lookup(&t, d, "f", S_IFREG);
 	uint64_t id_f = inodes_id(f);
 	inodes_cut(&t, d);
 	CHECK(!strcmp(path(f, NULL), "(No such file or directory)"), "below a cut node: %s", path(f, NULL));
 	CHECK(inodes_get(&t, id_f) == f, "still answerable by id");
-	struct inode *d2 = inodes_lookup(&t, &t.root, "d", S_IFDIR);
-	CHECK(d2 != d && inodes_child(&t, &t.root, "d") == d2, "the name again: a new node");
+	struct inode *d2 = inodes_lookup(&t, t.root, "d", S_IFDIR);
+	CHECK(d2 != d && inodes_child(&t, t.root, "d") == d2, "the name again: a new node");
 	inodes_forget(&t, f, 1);
 	inodes_forget(&t, d, 1);
 	struct inode *g = inodes_lookup(&t, d2, "g", S_IFREG);
@@ -84,7 +84,7 @@ static void renames(void)
 	struct inodes t;
 	t_case("a rename moves a node and what is below it");
 	inodes_init(&t);
-	struct inode *r = inodes_lookup(&t, &t.root, "runners", S_IFDIR);
+	struct inode *r = inodes_lookup(&t, t.root, "runners", S_IFDIR);
 	struct inode *a = inodes_lookup(&t, r, "a", S_IFDIR);
 	struct inode *url = inodes_lookup(&t, a, "url", S_IFREG);
 	struct inode *b = inodes_lookup(&t, r, "b", S_IFDIR);
@@ -94,7 +94,7 @@ static void renames(void)
 	inodes_cut(&t, b); /* mv over b: b's name is taken */
 	CHECK(inodes_move(&t, a, r, "b") && inodes_child(&t, r, "b") == a, "onto a cut name");
 	CHECK(!strcmp(path(url, NULL), "/runners/b/url"), "%s", path(url, NULL));
-	struct inode *other = inodes_lookup(&t, &t.root, "other", S_IFDIR);
+	struct inode *other = inodes_lookup(&t, t.root, "other", S_IFDIR);
 	CHECK(inodes_move(&t, url, other, "u") && !strcmp(path(url, NULL), "/other/u"), "across directories");
 	CHECK(a->kids == 0 && other->kids == 1, "kids follow (%u, %u)", a->kids, other->kids);
 	unsigned listed = 0;
@@ -120,8 +120,8 @@ static void randomized(unsigned seed)
 	for (int step = 0; step < 20000; step++) {
 		int op = rand() % 10;
 		if (op < 5 && n < 512) {
-			struct inode *dir = n && rand() % 3 ? held[rand() % n] : &t.root;
-			if (dir->type != S_IFDIR || (dir != &t.root && !dir->name))
+			struct inode *dir = n && rand() % 3 ? held[rand() % n] : t.root;
+			if (dir->type != S_IFDIR || (dir != t.root && !dir->name))
 				continue;
 			char name[8];
 			snprintf(name, sizeof(name), "n%d", rand() % NAMES);
@@ -167,8 +167,8 @@ static void randomized(unsigned seed)
 		n--;
 		inodes_forget(&t, held[n], counts[n]);
 	}
-	CHECK(t.count == 0 && t.root.kids == 0, "nothing left once all is forgotten (%zu nodes, %u kids)",
-	      t.count, t.root.kids);
+	CHECK(t.count == 0 && t.root->kids == 0, "nothing left once all is forgotten (%zu nodes, %u kids)",
+	      t.count, t.root->kids);
 	inodes_free(&t);
 }
 
