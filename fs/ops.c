@@ -33,6 +33,7 @@
 #include "runnerfs/node.h"
 #include "runnerfs/registry.h"
 #include "runnerfs/ops.h"
+#include "runnerfs/procfd.h"
 #include "runnerfs/tree.h"
 #include "runnerfs/txn.h"
 #include "runnerfs/watch.h"
@@ -989,6 +990,16 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 	return (int)size;
 }
 
+/* This FLUSH is the close of the caller's last descriptor of h's open,
+ * not the first of bash's two (procfd.h). Called with fs->lock held. */
+static bool last_close(struct rfs *fs, struct handle *h)
+{
+	struct stat st;
+	if (attr_of(fs, h->path, &st, h) < 0)
+		return false;
+	return procfd_holds(req_pid, st.st_ino) == 0;
+}
+
 static int rfs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct rfs *fs = ctx();
@@ -1020,9 +1031,11 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 		 * write may still come; if it does not, RELEASE refuses the
 		 * empty value and logs it once. */
 		rc = -EINVAL;
-	else if (h->dirty && h->truncated && h->flushes >= 2)
+	else if (h->dirty && h->truncated && (h->flushes >= 2 || last_close(fs, h)))
 		/* `: > key`: the copy bash closed before the command, then
-		 * the one it restores after; no write came between */
+		 * the one it restores after; no write came between. Or the
+		 * only close of `cp /dev/null key`, Python's
+		 * open(key, 'w').close(): a reader after it must find it */
 		rc = commit_handle(fs, h);
 	/* the kernel set the size from this open's writes, committed or not */
 	note_handle(fs, h, created);

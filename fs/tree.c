@@ -607,12 +607,31 @@ int tree_render(const toml_doc *d, const struct tree_ref *r, struct buf *out)
 
 /* ---- values from files ---- */
 
-/* A copy of the text without one trailing line break. */
+/* The text without one trailing line break ("\n", or a Windows editor's
+ * "\r\n": a carriage return is never meant as the end of a value). */
 static size_t chomp(const char *text, size_t len)
 {
 	if (len && text[len - 1] == '\n')
 		len--;
+	if (len && text[len - 1] == '\r')
+		len--;
 	return len;
+}
+
+/* A list's text without its final line breaks: a blank line an editor
+ * left at the end is not one more (empty) element. */
+static size_t chomp_lines(const char *text, size_t len)
+{
+	size_t n;
+	while ((n = chomp(text, len)) != len)
+		len = n;
+	return len;
+}
+
+/* The end of the line text[at, e): a "\r\n" line ends before the "\r". */
+static size_t line_end(const char *text, size_t at, size_t e)
+{
+	return e > at && text[e - 1] == '\r' ? e - 1 : e;
 }
 
 static bool all_digits(const char *s, size_t n)
@@ -690,12 +709,12 @@ static int split_lines(const struct tree_ref *r, toml_type elem, const char *tex
 	toml_value *v = malloc(sizeof(*v) * cap);
 	if (!v)
 		return -ENOMEM;
-	len = chomp(text, len);
+	len = chomp_lines(text, len);
 	size_t at = 0;
 	int rc = 0;
 	while (len && at <= len && rc >= 0) {
 		const char *nl = memchr(text + at, '\n', len - at);
-		size_t e = nl ? (size_t)(nl - text) : len;
+		size_t e = line_end(text, at, nl ? (size_t)(nl - text) : len);
 		if (n == cap) {
 			toml_value *nv = realloc(v, sizeof(*v) * (cap *= 2));
 			if (!nv) {
@@ -712,9 +731,9 @@ static int split_lines(const struct tree_ref *r, toml_type elem, const char *tex
 			rc = parse_scalar(r, elem, text + at, e - at, &v[n], why, whylen);
 			n++;
 		}
-		at = e + 1;
 		if (!nl)
 			break;
+		at = (size_t)(nl - text) + 1;
 	}
 	if (rc < 0) {
 		free(v);
@@ -803,17 +822,19 @@ static int check_allowed(const toml_doc *d, const struct tree_ref *r, const char
 {
 	toml_type elem;
 	enum tree_format f = tree_format_of(d, r, &elem);
-	size_t n = chomp(text, len);
+	size_t n = f == VF_LINES ? chomp_lines(text, len) : chomp(text, len);
 	if (!n && f == VF_LINES)
 		return 0; /* no lines: an empty array */
 	for (size_t at = 0; at <= n;) {
 		const char *nl = f == VF_LINES ? memchr(text + at, '\n', n - at) : NULL;
-		size_t e = nl ? (size_t)(nl - text) : n;
+		size_t e = line_end(text, at, nl ? (size_t)(nl - text) : n);
 		toml_value v = {.type = TOML_STRING, .str = text + at, .len = e - at};
 		int rc = check(r, &v, why, whylen);
 		if (rc < 0)
 			return rc;
-		at = e + 1;
+		if (!nl)
+			break;
+		at = (size_t)(nl - text) + 1;
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@ errno, and config.toml byte-identical."""
 
 import errno
 import os
+import subprocess
 import time
 
 import pytest
@@ -266,6 +267,49 @@ def test_write_whole_array(runnerfs):
     exp2 = replace_once(exp, b'volumes = ["/a", "/b"]', b'volumes = ["/a", "/b", "/c"]')
     edit(m, "printf '/a\\n/b\\n/c\\n' > " + D2 + "docker/volumes", exp2,
          setp(["runners", 1, "docker", "volumes"], ["/a", "/b", "/c"]))
+
+
+def test_windows_line_ends_and_trailing_blank_lines(runnerfs):
+    """A file written by a Windows editor ends its lines with CR LF, and an
+    editor may leave a blank line at the end: neither is part of a value,
+    and a trailing blank line is not one more (empty) element."""
+    m = runnerfs(F01)
+    exp = replace_once(F01, b'volumes = ["/certs/client", "/cache"]', b'volumes = ["/a", "/b"]')
+    edit(m, "printf '/a\\r\\n/b\\r\\n\\r\\n\\n' > " + D2 + "docker/volumes", exp,
+         setp(["runners", 1, "docker", "volumes"], ["/a", "/b"]))
+    exp2 = replace_once(exp, b'url = "https://gitlab.example.com"', b'url = "https://gitlab.example.org"',
+                        after=R3)
+    edit(m, "printf 'https://gitlab.example.org\\r\\n' > " + D3 + "url", exp2,
+         setp(["runners", 2, "url"], "https://gitlab.example.org"))
+    exp3 = replace_once(exp2, b"concurrent = 4 #", b"concurrent = 6 #")
+    edit(m, "printf '6\\r\\n' > concurrent", exp3, setp(["concurrent"], 6))
+    # executor is checked against its allowed values line by line
+    m.sh("printf 'shell\\r\\n' > " + D3 + "executor")
+    assert m.read(D3 + "executor") == b"shell\n"
+
+
+@pytest.mark.parametrize("how", ["cp /dev/null {p}", "tee {p} < /dev/null", "python"])
+def test_emptied_with_one_close_is_in_config_at_close(runnerfs, how):
+    """An open with O_TRUNC closed once with nothing written (cp /dev/null,
+    tee with no input, Python's open('w').close()) empties the value before
+    close() returns, like any other write: a reader right after finds it.
+    (bash's `: > key` closes twice; the first close is not the last.)"""
+    m = runnerfs(F01)
+    p = D3 + "builds_dir"
+    exp = replace_once(F01, b'builds_dir = "/srv/builds"', b'builds_dir = ""')
+    # the command, then config.toml read at once by the process that waited
+    # for it (Python: by the process that closed it)
+    check = ("import subprocess, sys; subprocess.run(sys.argv[1], shell=True, check=True); "
+             "sys.stdout.buffer.write(open(sys.argv[2], 'rb').read())")
+    if how == "python":
+        check = ("import sys; open(sys.argv[3], 'w').close(); "
+                 "sys.stdout.buffer.write(open(sys.argv[2], 'rb').read())")
+    r = subprocess.run(["python3", "-c", check, how.format(p=p), str(m.config), p], cwd=m.mnt,
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == exp, "config.toml right after the close: %r" % r.stdout[-300:]
+    assert m.read(p) == b"\n"
+    assert_toml_change(F01, m.read_config(), setp(["runners", 2, "builds_dir"], ""))
 
 
 # --------------------------------------------------------------------------
