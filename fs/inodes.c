@@ -1,26 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The kernel's node ids (inodes.h): a slot array indexed by id, one hash
- * of (parent, name), names inline. Small on purpose: at 1000 runners the
- * kernel holds 37,000 nodes after a walk (docs/performance.md).
+ * of (parent, name), names inline, links as slots. Small on purpose: at
+ * 1000 runners the kernel holds 37,000 nodes after a walk
+ * (docs/performance.md).
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "runnerfs/inodes.h"
 
+#define NONE INODES_NONE
+
 uint64_t inodes_id(const struct inode *n)
 {
-	/* slot + 2 in the low half: 1 is the root, 0 no node */
-	return n->parent ? ((uint64_t)n->gen << 32 | ((uint64_t)n->slot + 2)) : INODES_ROOT;
+	/* slot + 1 in the low half: the root is slot 0 (id 1), 0 no node */
+	return (uint64_t)n->gen << 32 | ((uint64_t)n->slot + 1);
 }
 
-static size_t hash_name(const struct inodes *t, const struct inode *parent, const char *name)
+static struct inode *at(const struct inodes *t, uint32_t slot)
 {
-	uint64_t h = 1469598103934665603ull ^ ((uintptr_t)parent * 0x9E3779B97F4A7C15ull);
+	return slot == NONE ? NULL : t->slots[slot];
+}
+
+static size_t hash_name(const struct inodes *t, uint32_t parent, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ ((uint64_t)parent * 0x9E3779B97F4A7C15ull);
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 1099511628211ull;
 	return (size_t)(h ^ h >> 29) & (t->size - 1);
@@ -30,131 +39,27 @@ static size_t hash_name(const struct inodes *t, const struct inode *parent, cons
 static int grow(struct inodes *t)
 {
 	size_t size = t->size ? t->size * 2 : 1024;
-	struct inode **nt = calloc(size, sizeof(*nt));
+	uint32_t *nt = malloc(size * sizeof(*nt));
 	if (!nt)
 		return -ENOMEM;
-	struct inode **old = t->names;
+	memset(nt, 0xff, size * sizeof(*nt)); /* NONE */
+	uint32_t *old = t->names;
 	size_t n = t->size;
 	t->names = nt;
 	t->size = size;
 	for (size_t i = 0; i < n; i++) {
-		struct inode *x = old[i];
-		while (x) {
-			struct inode *next = x->by_name;
+		uint32_t s = old[i];
+		while (s != NONE) {
+			struct inode *x = t->slots[s];
+			uint32_t next = x->by_name;
 			size_t h = hash_name(t, x->parent, x->name);
 			x->by_name = nt[h];
-			nt[h] = x;
-			x = next;
+			nt[h] = s;
+			s = next;
 		}
 	}
 	free(old);
 	return 0;
-}
-
-int inodes_init(struct inodes *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->root = calloc(1, sizeof(*t->root));
-	if (!t->root)
-		return -ENOMEM;
-	t->root->type = S_IFDIR;
-	int r = grow(t);
-	if (r < 0) {
-		free(t->root);
-		t->root = NULL;
-	}
-	return r;
-}
-
-static void drop_name(struct inode *n)
-{
-	if (n->own_name)
-		free(n->name);
-	n->own_name = 0;
-	n->name = NULL;
-}
-
-void inodes_free(struct inodes *t)
-{
-	for (uint32_t i = 0; i < t->nslots; i++)
-		if (t->slots[i]) {
-			drop_name(t->slots[i]);
-			free(t->slots[i]);
-		}
-	free(t->slots);
-	free(t->gens);
-	free(t->free_slots);
-	free(t->names);
-	free(t->root);
-	memset(t, 0, sizeof(*t));
-}
-
-struct inode *inodes_get(struct inodes *t, uint64_t id)
-{
-	if (id == INODES_ROOT)
-		return t->root;
-	uint32_t low = (uint32_t)id;
-	if (low < 2 || low - 2 >= t->nslots)
-		return NULL;
-	struct inode *n = t->slots[low - 2];
-	return n && n->gen == (uint32_t)(id >> 32) ? n : NULL;
-}
-
-struct inode *inodes_child(struct inodes *t, const struct inode *dir, const char *name)
-{
-	for (struct inode *n = t->names[hash_name(t, dir, name)]; n; n = n->by_name)
-		if (n->parent == dir && n->name && !strcmp(n->name, name))
-			return n;
-	return NULL;
-}
-
-struct inode *inodes_walk(struct inodes *t, const char *path)
-{
-	char part[NAME_MAX + 1];
-	struct inode *n = t->root;
-	for (const char *p = path; n && *p;) {
-		while (*p == '/')
-			p++;
-		size_t k = strcspn(p, "/");
-		if (!k)
-			break;
-		if (k > NAME_MAX)
-			return NULL;
-		memcpy(part, p, k);
-		part[k] = '\0';
-		n = inodes_child(t, n, part);
-		p += k;
-	}
-	return n;
-}
-
-static void unhash(struct inodes *t, struct inode *n)
-{
-	if (!n->name)
-		return;
-	struct inode **pp = &t->names[hash_name(t, n->parent, n->name)];
-	while (*pp && *pp != n)
-		pp = &(*pp)->by_name;
-	if (*pp)
-		*pp = n->by_name;
-	n->by_name = NULL;
-	/* singly linked: a directory of 1000 runners is walked once per
-	 * name that goes from it, cheaper than a pointer more per node */
-	for (pp = &n->parent->first; *pp; pp = &(*pp)->next)
-		if (*pp == n) {
-			*pp = n->next;
-			break;
-		}
-	n->next = NULL;
-}
-
-static void hash_in(struct inodes *t, struct inode *n)
-{
-	size_t h = hash_name(t, n->parent, n->name);
-	n->by_name = t->names[h];
-	t->names[h] = n;
-	n->next = n->parent->first;
-	n->parent->first = n;
 }
 
 /* A slot for a new node: a free one, or one more. */
@@ -183,6 +88,142 @@ static int take_slot(struct inodes *t, uint32_t *slot)
 	return 0;
 }
 
+static struct inode *new_node(size_t len)
+{
+	struct inode *n = calloc(1, offsetof(struct inode, name) + len + 1);
+	if (n) {
+		n->parent = n->by_name = n->first = n->next = NONE;
+		n->cap = (uint16_t)len;
+	}
+	return n;
+}
+
+int inodes_init(struct inodes *t)
+{
+	memset(t, 0, sizeof(*t));
+	uint32_t slot;
+	struct inode *root = new_node(0);
+	if (!root || take_slot(t, &slot) < 0 || grow(t) < 0) {
+		free(root);
+		inodes_free(t);
+		return -ENOMEM;
+	}
+	root->type = S_IFDIR;
+	root->cut = 1;
+	root->slot = slot; /* 0 */
+	root->gen = t->gens[slot]++;
+	t->slots[slot] = root;
+	return 0;
+}
+
+void inodes_free(struct inodes *t)
+{
+	for (uint32_t i = 0; i < t->nslots; i++)
+		free(t->slots[i]);
+	free(t->slots);
+	free(t->gens);
+	free(t->free_slots);
+	free(t->names);
+	memset(t, 0, sizeof(*t));
+}
+
+struct inode *inodes_root(struct inodes *t)
+{
+	return t->slots[0];
+}
+
+struct inode *inodes_get(struct inodes *t, uint64_t id)
+{
+	uint32_t low = (uint32_t)id;
+	if (low < 1 || low - 1 >= t->nslots)
+		return NULL;
+	struct inode *n = t->slots[low - 1];
+	return n && n->gen == (uint32_t)(id >> 32) ? n : NULL;
+}
+
+const char *inodes_name(const struct inode *n)
+{
+	return n->cut ? NULL : n->name;
+}
+
+struct inode *inodes_parent(const struct inodes *t, const struct inode *n)
+{
+	return at(t, n->parent);
+}
+
+struct inode *inodes_first(const struct inodes *t, const struct inode *dir)
+{
+	return at(t, dir->first);
+}
+
+struct inode *inodes_next(const struct inodes *t, const struct inode *n)
+{
+	return at(t, n->next);
+}
+
+struct inode *inodes_child(struct inodes *t, const struct inode *dir, const char *name)
+{
+	for (uint32_t s = t->names[hash_name(t, dir->slot, name)]; s != NONE;) {
+		struct inode *n = t->slots[s];
+		if (n->parent == dir->slot && !n->cut && !strcmp(n->name, name))
+			return n;
+		s = n->by_name;
+	}
+	return NULL;
+}
+
+struct inode *inodes_walk(struct inodes *t, const char *path)
+{
+	char part[NAME_MAX + 1];
+	struct inode *n = inodes_root(t);
+	for (const char *p = path; n && *p;) {
+		while (*p == '/')
+			p++;
+		size_t k = strcspn(p, "/");
+		if (!k)
+			break;
+		if (k > NAME_MAX)
+			return NULL;
+		memcpy(part, p, k);
+		part[k] = '\0';
+		n = inodes_child(t, n, part);
+		p += k;
+	}
+	return n;
+}
+
+static void unhash(struct inodes *t, struct inode *n)
+{
+	if (n->cut)
+		return;
+	uint32_t *pp = &t->names[hash_name(t, n->parent, n->name)];
+	while (*pp != NONE && *pp != n->slot)
+		pp = &t->slots[*pp]->by_name;
+	if (*pp != NONE)
+		*pp = n->by_name;
+	n->by_name = NONE;
+	/* singly linked: a directory of 1000 runners is walked once per
+	 * name that goes from it, cheaper than a link more per node */
+	for (pp = &t->slots[n->parent]->first; *pp != NONE; pp = &t->slots[*pp]->next)
+		if (*pp == n->slot) {
+			*pp = n->next;
+			break;
+		}
+	n->next = NONE;
+	n->cut = 1;
+}
+
+static void hash_in(struct inodes *t, struct inode *n)
+{
+	size_t h = hash_name(t, n->parent, n->name);
+	n->by_name = t->names[h];
+	t->names[h] = n->slot;
+	struct inode *dir = t->slots[n->parent];
+	n->next = dir->first;
+	dir->first = n->slot;
+	n->cut = 0;
+}
+
 struct inode *inodes_lookup(struct inodes *t, struct inode *dir, const char *name, mode_t mode)
 {
 	struct inode *n = inodes_child(t, dir, name);
@@ -195,15 +236,13 @@ struct inode *inodes_lookup(struct inodes *t, struct inode *dir, const char *nam
 		uint32_t slot;
 		if (len > UINT16_MAX || (t->count + 1 > t->size && grow(t) < 0) || take_slot(t, &slot) < 0)
 			return NULL;
-		n = calloc(1, sizeof(*n) + len + 1);
-		if (!n) {
+		if (!(n = new_node(len))) {
 			t->free_slots[t->nfree++] = slot;
 			return NULL;
 		}
-		memcpy(n->inl, name, len + 1);
-		n->name = n->inl;
-		n->cap = (uint16_t)len;
-		n->parent = dir;
+		memcpy(n->name, name, len + 1);
+		n->len = (uint16_t)len;
+		n->parent = dir->slot;
 		dir->kids++;
 		n->type = (uint16_t)(mode & S_IFMT);
 		n->slot = slot;
@@ -212,19 +251,19 @@ struct inode *inodes_lookup(struct inodes *t, struct inode *dir, const char *nam
 		hash_in(t, n);
 		t->count++;
 	}
-	n->nlookup++;
+	if (n->nlookup < UINT32_MAX)
+		n->nlookup++;
 	return n;
 }
 
 /* Free n, and its parents, while nothing holds them. */
 static void maybe_free(struct inodes *t, struct inode *n)
 {
-	while (n != t->root && n->nlookup == 0 && n->kids == 0) {
+	while (n->slot != 0 && n->nlookup == 0 && n->kids == 0) {
 		unhash(t, n);
-		drop_name(n);
 		t->slots[n->slot] = NULL;
 		t->free_slots[t->nfree++] = n->slot;
-		struct inode *parent = n->parent;
+		struct inode *parent = t->slots[n->parent];
 		free(n);
 		t->count--;
 		parent->kids--;
@@ -234,9 +273,9 @@ static void maybe_free(struct inodes *t, struct inode *n)
 
 void inodes_forget(struct inodes *t, struct inode *n, uint64_t count)
 {
-	if (n == t->root)
-		return;
-	n->nlookup = count < n->nlookup ? n->nlookup - count : 0;
+	if (n->slot == 0 || n->nlookup == UINT32_MAX)
+		return; /* the root; a count at its top is kept for good */
+	n->nlookup = count < n->nlookup ? n->nlookup - (uint32_t)count : 0;
 	maybe_free(t, n);
 }
 
@@ -254,26 +293,26 @@ void inodes_unhold(struct inodes *t, struct inode *n)
 void inodes_cut(struct inodes *t, struct inode *n)
 {
 	unhash(t, n);
-	drop_name(n);
 }
 
 bool inodes_move(struct inodes *t, struct inode *n, struct inode *dir, const char *name)
 {
 	size_t len = strlen(name);
-	char *own = len > n->cap ? strdup(name) : NULL;
 	unhash(t, n);
-	drop_name(n);
-	if (len > n->cap && !own)
-		return false;
-	if (own) {
-		n->name = own;
-		n->own_name = 1;
-	} else {
-		memcpy(n->inl, name, len + 1);
-		n->name = n->inl;
+	if (len > n->cap) {
+		/* a longer name: the node moves (its slot, and so every link
+		 * to it, stays) */
+		struct inode *m = len <= UINT16_MAX ? realloc(n, offsetof(struct inode, name) + len + 1) : NULL;
+		if (!m)
+			return false;
+		n = m;
+		n->cap = (uint16_t)len;
+		t->slots[n->slot] = n;
 	}
-	struct inode *from = n->parent;
-	n->parent = dir;
+	memcpy(n->name, name, len + 1);
+	n->len = (uint16_t)len;
+	struct inode *from = t->slots[n->parent];
+	n->parent = dir->slot;
 	dir->kids++;
 	hash_in(t, n);
 	/* the directory it left may hold nothing now */
@@ -282,7 +321,7 @@ bool inodes_move(struct inodes *t, struct inode *n, struct inode *dir, const cha
 	return true;
 }
 
-int inodes_path(const struct inode *n, const char *name, char *out, size_t size)
+int inodes_path(const struct inodes *t, const struct inode *n, const char *name, char *out, size_t size)
 {
 	size_t len = size - 1;
 	out[len] = '\0';
@@ -294,10 +333,10 @@ int inodes_path(const struct inode *n, const char *name, char *out, size_t size)
 		memcpy(out + len, name, k);
 		out[--len] = '/';
 	}
-	for (; n->parent; n = n->parent) {
-		if (!n->name)
+	for (; n->slot != 0; n = t->slots[n->parent]) {
+		if (n->cut)
 			return -ENOENT;
-		size_t k = strlen(n->name);
+		size_t k = n->len;
 		if (k + 1 > len)
 			return -ENAMETOOLONG;
 		len -= k;

@@ -24,6 +24,7 @@
 #include "runnerfs/kcache.h"
 #include "runnerfs/ll.h"
 #include "runnerfs/ops.h"
+#include "runnerfs/procfd.h"
 #include "runnerfs/rfs.h"
 
 /* How long the kernel may keep a name and a node's attributes without
@@ -70,7 +71,7 @@ static int path_of(struct ll *ll, fuse_ino_t ino, const char *name, char *out, s
 {
 	pthread_mutex_lock(&ll->mu);
 	struct inode *n = inodes_get(&ll->t, ino);
-	int rc = n ? inodes_path(n, name, out, size) : -ESTALE;
+	int rc = n ? inodes_path(&ll->t, n, name, out, size) : -ESTALE;
 	pthread_mutex_unlock(&ll->mu);
 	return rc;
 }
@@ -119,19 +120,20 @@ struct kept {
 };
 
 /* mu held: n itself, and what is named in it, into v (at most max). */
-static size_t collect(struct inode *n, struct kept *v, size_t max)
+static size_t collect(const struct inodes *t, struct inode *n, struct kept *v, size_t max)
 {
 	size_t k = 0;
 	char path[PATH_MAX];
-	if (n->parent && n->name && k < max && inodes_path(n, NULL, path, sizeof(path)) == 0 &&
-	    (v[k].name = strdup(n->name)) && (v[k].path = strdup(path))) {
-		v[k].parent = inodes_id(n->parent);
+	struct inode *up = inodes_parent(t, n);
+	if (up && inodes_name(n) && k < max && inodes_path(t, n, NULL, path, sizeof(path)) == 0 &&
+	    (v[k].name = strdup(inodes_name(n))) && (v[k].path = strdup(path))) {
+		v[k].parent = inodes_id(up);
 		v[k++].type = n->type;
 	}
-	for (struct inode *c = n->first; c && k < max; c = c->next) {
-		if (inodes_path(c, NULL, path, sizeof(path)) < 0)
+	for (struct inode *c = inodes_first(t, n); c && k < max; c = inodes_next(t, c)) {
+		if (inodes_path(t, c, NULL, path, sizeof(path)) < 0)
 			continue;
-		v[k].name = strdup(c->name);
+		v[k].name = strdup(inodes_name(c));
 		v[k].path = strdup(path);
 		v[k].parent = inodes_id(n);
 		v[k].type = c->type;
@@ -225,7 +227,7 @@ static void *checker(void *arg)
 				cap = want;
 			}
 		}
-		size_t k = collect(n, v, cap);
+		size_t k = collect(&ll->t, n, v, cap);
 		ll->busy = true;
 		pthread_mutex_unlock(&ll->mu);
 		fuse_ino_t again[2] = {0, 0}; /* n's parent, n */
@@ -293,28 +295,29 @@ static struct ll *begin(fuse_req_t req)
 	} while (0)
 
 /* .runnerfs/ and what is in it */
-static bool control(const struct inode *n)
+static bool control(const struct inodes *t, const struct inode *n)
 {
-	while (n->parent && n->parent->parent)
-		n = n->parent;
-	return n->name && !strcmp(n->name, ".runnerfs");
+	struct inode *up;
+	while ((up = inodes_parent(t, n)) && inodes_parent(t, up))
+		n = up;
+	return inodes_name(n) && !strcmp(inodes_name(n), ".runnerfs");
 }
 
 static double attr_timeout(struct ll *ll, fuse_ino_t ino)
 {
 	pthread_mutex_lock(&ll->mu);
 	struct inode *n = inodes_get(&ll->t, ino);
-	bool ctl = n && control(n);
+	bool ctl = n && control(&ll->t, n);
 	pthread_mutex_unlock(&ll->mu);
 	return ctl ? LL_CONTROL_TIMEOUT : LL_TIMEOUT;
 }
 
-static void fill_entry(struct fuse_entry_param *e, struct inode *n)
+static void fill_entry(const struct inodes *t, struct fuse_entry_param *e, struct inode *n)
 {
 	e->ino = inodes_id(n);
 	e->generation = n->gen; /* node ids are never used twice */
 	e->entry_timeout = LL_TIMEOUT;
-	e->attr_timeout = control(n) ? LL_CONTROL_TIMEOUT : LL_TIMEOUT;
+	e->attr_timeout = control(t, n) ? LL_CONTROL_TIMEOUT : LL_TIMEOUT;
 }
 
 /* The entry for name in parent, after the operation that made it (or a
@@ -330,7 +333,7 @@ static int entry_of(struct ll *ll, fuse_ino_t parent, const char *name, const ch
 	struct inode *p = inodes_get(&ll->t, parent);
 	struct inode *n = p ? inodes_lookup(&ll->t, p, name, e->attr.st_mode) : NULL;
 	if (n)
-		fill_entry(e, n);
+		fill_entry(&ll->t, e, n);
 	pthread_mutex_unlock(&ll->mu);
 	return p ? n ? 0 : -ENOMEM : -ESTALE;
 }
@@ -681,7 +684,7 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 struct dirbuf {
 	struct ll *ll;
 	fuse_req_t req;
-	struct inode *dir;
+	fuse_ino_t dir; /* held (inodes_hold) while entries are added */
 	char *p;
 	size_t size, len;
 	bool plus;
@@ -708,15 +711,17 @@ static int fill(void *arg, const char *name, const struct stat *st, off_t off,
 		struct inode *node = NULL;
 		if ((flags & FUSE_FILL_DIR_PLUS) && !dot_or_dotdot(name)) {
 			pthread_mutex_lock(&d->ll->mu);
-			node = inodes_lookup(&d->ll->t, d->dir, name, st->st_mode);
+			struct inode *dir = inodes_get(&d->ll->t, d->dir);
+			node = dir ? inodes_lookup(&d->ll->t, dir, name, st->st_mode) : NULL;
 			if (node)
-				fill_entry(&e, node);
+				fill_entry(&d->ll->t, &e, node);
 			pthread_mutex_unlock(&d->ll->mu);
 		}
 		n = fuse_add_direntry_plus(d->req, d->p + d->len, room, name, &e, off);
 		if (n > room && node) {
 			pthread_mutex_lock(&d->ll->mu);
-			inodes_forget(&d->ll->t, node, 1); /* not handed out */
+			if ((node = inodes_get(&d->ll->t, e.ino)))
+				inodes_forget(&d->ll->t, node, 1); /* not handed out */
 			pthread_mutex_unlock(&d->ll->mu);
 		}
 	}
@@ -733,20 +738,21 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	struct ll *ll = begin(req);
 	char path[PATH_MAX];
 	PATH_OR_REPLY(ll, req, ino, NULL, path);
-	struct dirbuf d = {ll, req, NULL, malloc(size ? size : 1), size, 0, plus};
+	struct dirbuf d = {ll, req, ino, malloc(size ? size : 1), size, 0, plus};
 	if (!d.p) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	pthread_mutex_lock(&ll->mu);
-	d.dir = inodes_get(&ll->t, ino);
-	if (d.dir)
-		inodes_hold(d.dir); /* kept while entries are added below it */
+	struct inode *dir = inodes_get(&ll->t, ino);
+	if (dir)
+		inodes_hold(dir); /* kept while entries are added below it */
 	pthread_mutex_unlock(&ll->mu);
-	int rc = d.dir ? ll->op->readdir(path, &d, fill, off, fi, plus ? FUSE_READDIR_PLUS : 0) : -ESTALE;
-	if (d.dir) {
+	int rc = dir ? ll->op->readdir(path, &d, fill, off, fi, plus ? FUSE_READDIR_PLUS : 0) : -ESTALE;
+	if (dir) {
 		pthread_mutex_lock(&ll->mu);
-		inodes_unhold(&ll->t, d.dir);
+		if ((dir = inodes_get(&ll->t, ino)))
+			inodes_unhold(&ll->t, dir);
 		pthread_mutex_unlock(&ll->mu);
 	}
 	if (rc < 0 && d.len == 0)
@@ -937,6 +943,8 @@ int ll_run(struct fuse_args *args, struct rfs *fs)
 		res = 4;
 		goto destroy;
 	}
+	if (procfd_mount_dev(opts.mountpoint, &fs->dev) < 0)
+		fs->dev = 0; /* a last close then commits at RELEASE (ops.c) */
 	if (fuse_daemonize(opts.foreground) != 0) {
 		res = 5;
 		goto unmount;

@@ -991,13 +991,11 @@ static int rfs_write(const char *path, const char *data, size_t size, off_t off,
 }
 
 /* This FLUSH is the close of the caller's last descriptor of h's open,
- * not the first of bash's two (procfd.h). Called with fs->lock held. */
-static bool last_close(struct rfs *fs, struct handle *h)
+ * not the first of bash's two: it holds no file of the mount any more
+ * (procfd.h). */
+static bool last_close(struct rfs *fs)
 {
-	struct stat st;
-	if (attr_of(fs, h->path, &st, h) < 0)
-		return false;
-	return procfd_holds(req_pid, st.st_ino) == 0;
+	return fs->dev && procfd_holds(req_pid, fs->dev) == 0;
 }
 
 static int rfs_flush(const char *path, struct fuse_file_info *fi)
@@ -1031,7 +1029,7 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 		 * write may still come; if it does not, RELEASE refuses the
 		 * empty value and logs it once. */
 		rc = -EINVAL;
-	else if (h->dirty && h->truncated && (h->flushes >= 2 || last_close(fs, h)))
+	else if (h->dirty && h->truncated && (h->flushes >= 2 || last_close(fs)))
 		/* `: > key`: the copy bash closed before the command, then
 		 * the one it restores after; no write came between. Or the
 		 * only close of `cp /dev/null key`, Python's

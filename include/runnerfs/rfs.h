@@ -103,6 +103,7 @@ struct rfs {
 	struct timespec last_write;
 	uid_t uid;
 	gid_t gid;
+	dev_t dev;         /* the mount's device, set by ll.c once mounted (procfd.h); 0: not known */
 	/* the state of CONFIG on disk: 0 parses, else why not */
 	int disk_state;
 	bool config_existed; /* a later absence is a deletion, not "empty" */

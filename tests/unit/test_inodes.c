@@ -17,32 +17,35 @@
 
 #include "test.h"
 
-static const char *path(const struct inode *n, const char *name)
+static const char *path_in(const struct inodes *t, const struct inode *n, const char *name)
 {
 	static char buf[4096];
-	int rc = inodes_path(n, name, buf, sizeof(buf));
+	int rc = inodes_path(t, n, name, buf, sizeof(buf));
 	if (rc < 0)
 		snprintf(buf, sizeof(buf), "(%s)", strerror(-rc));
 	return buf;
 }
+
+/* each test's table is its local t */
+#define path(n, name) path_in(&t, n, name)
 
 static void basics(void)
 {
 	struct inodes t;
 	t_case("lookups, paths, forget frees parents last");
 	CHECK(inodes_init(&t) == 0, "init");
-	struct inode *runners = inodes_lookup(&t, t.root, "runners", S_IFDIR);
+	struct inode *runners = inodes_lookup(&t, inodes_root(&t), "runners", S_IFDIR);
 	struct inode *a = inodes_lookup(&t, runners, "a", S_IFDIR);
 	struct inode *url = inodes_lookup(&t, a, "url", S_IFREG);
 	CHECK(runners && a && url, "made");
 	CHECK(!strcmp(path(url, NULL), "/runners/a/url"), "path %s", path(url, NULL));
-	CHECK(!strcmp(path(t.root, NULL), "/"), "root path %s", path(t.root, NULL));
-	CHECK(!strcmp(path(t.root, "x"), "/x"), "root child %s", path(t.root, "x"));
+	CHECK(!strcmp(path(inodes_root(&t), NULL), "/"), "root path %s", path(inodes_root(&t), NULL));
+	CHECK(!strcmp(path(inodes_root(&t), "x"), "/x"), "root child %s", path(inodes_root(&t), "x"));
 	CHECK(inodes_lookup(&t, a, "url", S_IFREG) == url && url->nlookup == 2, "a second lookup counts");
 	CHECK(inodes_get(&t, inodes_id(url)) == url, "by id");
 	CHECK(inodes_walk(&t, "/runners/a/url") == url, "walk");
 	CHECK(inodes_walk(&t, "/runners/b") == NULL, "walk to a name not looked up");
-	CHECK(inodes_get(&t, INODES_ROOT) == t.root, "the root");
+	CHECK(inodes_get(&t, INODES_ROOT) == inodes_root(&t), "the root");
 	uint64_t id_a = inodes_id(a), id_url = inodes_id(url);
 	inodes_forget(&t, a, 1);
 	CHECK(inodes_get(&t, id_a) == a, "a parent stays while a child is held");
@@ -61,14 +64,14 @@ static void cut_and_ids(void)
 	struct inodes t;
 	t_case("a cut node keeps its id, not its path; ids are never given twice");
 	inodes_init(&t);
-	struct inode *d = inodes_lookup(&t, t.root, "d", S_IFDIR);
+	struct inode *d = inodes_lookup(&t, inodes_root(&t), "d", S_IFDIR);
 	struct inode *f = inodes_lookup(&t, d, "f", S_IFREG);
 	uint64_t id_f = inodes_id(f);
 	inodes_cut(&t, d);
 	CHECK(!strcmp(path(f, NULL), "(No such file or directory)"), "below a cut node: %s", path(f, NULL));
 	CHECK(inodes_get(&t, id_f) == f, "still answerable by id");
-	struct inode *d2 = inodes_lookup(&t, t.root, "d", S_IFDIR);
-	CHECK(d2 != d && inodes_child(&t, t.root, "d") == d2, "the name again: a new node");
+	struct inode *d2 = inodes_lookup(&t, inodes_root(&t), "d", S_IFDIR);
+	CHECK(d2 != d && inodes_child(&t, inodes_root(&t), "d") == d2, "the name again: a new node");
 	inodes_forget(&t, f, 1);
 	inodes_forget(&t, d, 1);
 	struct inode *g = inodes_lookup(&t, d2, "g", S_IFREG);
@@ -84,21 +87,28 @@ static void renames(void)
 	struct inodes t;
 	t_case("a rename moves a node and what is below it");
 	inodes_init(&t);
-	struct inode *r = inodes_lookup(&t, t.root, "runners", S_IFDIR);
+	struct inode *r = inodes_lookup(&t, inodes_root(&t), "runners", S_IFDIR);
 	struct inode *a = inodes_lookup(&t, r, "a", S_IFDIR);
 	struct inode *url = inodes_lookup(&t, a, "url", S_IFREG);
 	struct inode *b = inodes_lookup(&t, r, "b", S_IFDIR);
+	uint64_t id_a = inodes_id(a), id_url = inodes_id(url), id_r = inodes_id(r);
+	/* a longer name moves the node: pointers are taken again by id */
 	CHECK(inodes_move(&t, a, r, "a-much-longer-name-than-before"), "move");
-	CHECK(!strcmp(path(url, NULL), "/runners/a-much-longer-name-than-before/url"), "%s", path(url, NULL));
+	a = inodes_get(&t, id_a);
+	CHECK(a && !strcmp(path(url, NULL), "/runners/a-much-longer-name-than-before/url"), "%s",
+	      path(url, NULL));
 	CHECK(inodes_child(&t, r, "a") == NULL, "old name gone");
 	inodes_cut(&t, b); /* mv over b: b's name is taken */
-	CHECK(inodes_move(&t, a, r, "b") && inodes_child(&t, r, "b") == a, "onto a cut name");
+	CHECK(inodes_move(&t, a, r, "b") && inodes_child(&t, r, "b") == inodes_get(&t, id_a), "onto a cut name");
 	CHECK(!strcmp(path(url, NULL), "/runners/b/url"), "%s", path(url, NULL));
-	struct inode *other = inodes_lookup(&t, t.root, "other", S_IFDIR);
-	CHECK(inodes_move(&t, url, other, "u") && !strcmp(path(url, NULL), "/other/u"), "across directories");
+	struct inode *other = inodes_lookup(&t, inodes_root(&t), "other", S_IFDIR);
+	CHECK(inodes_move(&t, url, other, "u") && !strcmp(path(inodes_get(&t, id_url), NULL), "/other/u"),
+	      "across directories");
+	a = inodes_get(&t, id_a);
 	CHECK(a->kids == 0 && other->kids == 1, "kids follow (%u, %u)", a->kids, other->kids);
+	CHECK(inodes_get(&t, id_r) == r, "a node that did not move stays where it was");
 	unsigned listed = 0;
-	for (struct inode *c = r->first; c; c = c->next)
+	for (struct inode *c = inodes_first(&t, r); c; c = inodes_next(&t, c))
 		listed++;
 	CHECK(listed == 1, "runners lists its named children only (%u)", listed);
 	inodes_free(&t);
@@ -114,14 +124,14 @@ static void randomized(unsigned seed)
 	t_case("random lookups, forgets, cuts and renames (seed %u)", seed);
 	inodes_init(&t);
 	srand(seed);
-	struct inode *held[512];
+	uint64_t held[512]; /* ids: a move may move a node */
 	uint64_t counts[512];
 	size_t n = 0;
 	for (int step = 0; step < 20000; step++) {
 		int op = rand() % 10;
 		if (op < 5 && n < 512) {
-			struct inode *dir = n && rand() % 3 ? held[rand() % n] : t.root;
-			if (dir->type != S_IFDIR || (dir != t.root && !dir->name))
+			struct inode *dir = n && rand() % 3 ? inodes_get(&t, held[rand() % n]) : inodes_root(&t);
+			if (dir->type != S_IFDIR || (dir != inodes_root(&t) && !inodes_name(dir)))
 				continue;
 			char name[8];
 			snprintf(name, sizeof(name), "n%d", rand() % NAMES);
@@ -129,29 +139,30 @@ static void randomized(unsigned seed)
 			if (!c)
 				continue;
 			size_t i;
-			for (i = 0; i < n && held[i] != c; i++)
+			for (i = 0; i < n && held[i] != inodes_id(c); i++)
 				;
 			if (i == n) {
-				held[n] = c;
+				held[n] = inodes_id(c);
 				counts[n++] = 0;
 			}
 			counts[i]++;
 		} else if (op < 8 && n) {
 			size_t i = (size_t)rand() % n;
 			uint64_t k = 1 + (uint64_t)rand() % counts[i];
-			inodes_forget(&t, held[i], k);
+			inodes_forget(&t, inodes_get(&t, held[i]), k);
 			if ((counts[i] -= k) == 0)
 				held[i] = held[--n], counts[i] = counts[n];
 		} else if (op == 8 && n) {
-			inodes_cut(&t, held[rand() % n]);
+			inodes_cut(&t, inodes_get(&t, held[rand() % n]));
 		} else if (n) {
-			struct inode *x = held[rand() % n], *to = held[rand() % n];
-			char name[8];
-			snprintf(name, sizeof(name), "n%d", rand() % NAMES);
+			struct inode *x = inodes_get(&t, held[rand() % n]), *to = inodes_get(&t, held[rand() % n]);
+			char name[16];
+			/* a longer name now and then: the node moves */
+			snprintf(name, sizeof(name), rand() % 4 ? "n%d" : "n%d-longer-name", rand() % NAMES);
 			bool loop = false;
-			for (struct inode *p = to; p; p = p->parent)
+			for (struct inode *p = to; p; p = inodes_parent(&t, p))
 				loop |= p == x;
-			if (!x->name || to->type != S_IFDIR || !to->name || loop)
+			if (!inodes_name(x) || to->type != S_IFDIR || !inodes_name(to) || loop)
 				continue;
 			struct inode *over = inodes_child(&t, to, name);
 			if (over && over != x)
@@ -161,14 +172,14 @@ static void randomized(unsigned seed)
 	}
 	bool ids_ok = true;
 	for (size_t i = 0; i < n; i++)
-		ids_ok &= inodes_get(&t, inodes_id(held[i])) == held[i];
+		ids_ok &= inodes_get(&t, held[i]) && inodes_id(inodes_get(&t, held[i])) == held[i];
 	CHECK(ids_ok, "every held node answers by id");
 	while (n) {
 		n--;
-		inodes_forget(&t, held[n], counts[n]);
+		inodes_forget(&t, inodes_get(&t, held[n]), counts[n]);
 	}
-	CHECK(t.count == 0 && t.root->kids == 0, "nothing left once all is forgotten (%zu nodes, %u kids)",
-	      t.count, t.root->kids);
+	CHECK(t.count == 0 && inodes_root(&t)->kids == 0, "nothing left once all is forgotten (%zu nodes, %u kids)",
+	      t.count, inodes_root(&t)->kids);
 	inodes_free(&t);
 }
 
