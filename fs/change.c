@@ -299,8 +299,7 @@ static int replace_fn(struct rfs *fs, toml_doc **work, void *arg, char *why, siz
 			 fe.errors, fe.errors == 1 ? "" : "s", fe.msg);
 		return -EINVAL;
 	}
-	toml_free(*work);
-	*work = d;
+	*work = d; /* ours is txn_run's to free (txn.h) */
 	return 0;
 }
 

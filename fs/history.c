@@ -34,21 +34,49 @@ static void common(const char *from, size_t flen, const char *to, size_t tlen, s
 	*ps = s;
 }
 
-static int diff(const char *from, size_t flen, const char *to, size_t tlen, struct rfs_version *v)
+/* The reverse diff of a change: the range of the new text, narrowed to
+ * where the bytes differ, and the old bytes that go there. */
+static int diff(const struct history_change *c, struct rfs_version *v)
 {
 	size_t p, s;
-	common(from, flen, to, tlen, &p, &s);
-	size_t n = tlen - p - s;
+	size_t newn = c->newlen - c->at - c->tail;
+	common(c->new + c->at, newn, c->old, c->oldn, &p, &s);
+	size_t n = c->oldn - p - s;
 	char *bytes = malloc(n ? n : 1);
 	if (!bytes)
 		return -1;
-	memcpy(bytes, to + p, n);
+	memcpy(bytes, c->old + p, n);
 	free(v->bytes);
-	v->at = p;
-	v->cut = flen - p - s;
+	v->at = c->at + p;
+	v->cut = newn - p - s;
 	v->bytes = bytes;
 	v->nbytes = n;
 	return 0;
+}
+
+/* Bytes [from, to) of the text before the change c. */
+static void old_bytes(const struct history_change *c, char *dst, size_t from, size_t to)
+{
+	size_t mid = c->at + c->oldn; /* where the old range ends, in the old text */
+	for (size_t x = from; x < to;) {
+		const char *src;
+		size_t end;
+		if (x < c->at) {
+			src = c->new + x;
+			end = c->at;
+		} else if (x < mid) {
+			src = c->old + (x - c->at);
+			end = mid;
+		} else {
+			src = c->new + (c->newlen - c->tail) + (x - mid);
+			end = to;
+		}
+		if (end > to)
+			end = to;
+		memcpy(dst, src, end - x);
+		dst += end - x;
+		x = end;
+	}
 }
 
 /* text (length *len, a malloc'd buffer) -> the next older version */
@@ -84,26 +112,26 @@ static long ms_since(const struct timespec *t)
 }
 
 /* The burst goes on: version 1 stays the text from before it, and its
- * diff now starts from `new`. Both changes are ranges of `old`: the new
- * diff covers their union, its bytes are version 1's there (no copy of
- * the whole text: this runs on every write of a burst). */
-static int merge(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
+ * diff now starts from the new text. Both changes are ranges of the text
+ * before this one: the new diff covers their union, its bytes are
+ * version 1's there (no copy of the whole text: this runs on every write
+ * of a burst). */
+static int merge(struct rfs *fs, const struct history_change *c)
 {
 	struct rfs_version *v = &fs->hist.v[0];
-	size_t p, s;
-	common(old, oldlen, new, newlen, &p, &s);
-	size_t lo = p < v->at ? p : v->at;
-	size_t hi = oldlen - s > v->at + v->cut ? oldlen - s : v->at + v->cut; /* in old */
+	size_t oldlen = c->at + c->oldn + c->tail;
+	size_t lo = c->at < v->at ? c->at : v->at;
+	size_t hi = oldlen - c->tail > v->at + v->cut ? oldlen - c->tail : v->at + v->cut; /* in old */
 	size_t n = (v->at - lo) + v->nbytes + (hi - v->at - v->cut);
 	char *b = malloc(n ? n : 1);
 	if (!b)
 		return -1;
-	memcpy(b, old + lo, v->at - lo);
+	old_bytes(c, b, lo, v->at);
 	memcpy(b + (v->at - lo), v->bytes, v->nbytes);
-	memcpy(b + (v->at - lo) + v->nbytes, old + v->at + v->cut, hi - v->at - v->cut);
+	old_bytes(c, b + (v->at - lo) + v->nbytes, v->at + v->cut, hi);
 	free(v->bytes);
 	v->at = lo;
-	v->cut = hi + newlen - oldlen - lo; /* new equals old shifted past hi */
+	v->cut = hi + c->newlen - oldlen - lo; /* new equals old shifted past hi */
 	v->bytes = b;
 	v->nbytes = n;
 	return 0;
@@ -119,7 +147,7 @@ bool history_in_burst(struct rfs *fs)
 	return fs->hist.open && ms_since(&fs->hist.last) < window(fs);
 }
 
-void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen)
+void history_push(struct rfs *fs, const struct history_change *c)
 {
 	bool go_on = history_in_burst(fs) && fs->hist.n > 0;
 	clock_gettime(CLOCK_MONOTONIC, &fs->hist.last);
@@ -127,12 +155,12 @@ void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *ne
 	if (keep(fs) <= 0)
 		return;
 	if (go_on) {
-		if (merge(fs, old, oldlen, new, newlen) < 0)
+		if (merge(fs, c) < 0)
 			drop_from(fs, 0);
 		return;
 	}
 	struct rfs_version v = {0};
-	if (diff(new, newlen, old, oldlen, &v) < 0) {
+	if (diff(c, &v) < 0) {
 		drop_from(fs, 0); /* the chain would be broken from here on */
 		return;
 	}
@@ -148,8 +176,11 @@ void history_outside(struct rfs *fs, const char *old, size_t oldlen, const char 
 	/* what the outside change replaced is a version of its own (a
 	 * truncated or emptied file must not take the last good config with
 	 * it), and it ends the burst */
+	size_t p, s;
+	common(new, newlen, old, oldlen, &p, &s);
+	struct history_change c = {new, newlen, p, s, old + p, oldlen - p - s};
 	fs->hist.open = false;
-	history_push(fs, old, oldlen, new, newlen);
+	history_push(fs, &c);
 	fs->hist.open = false;
 }
 

@@ -330,6 +330,36 @@ static int take_raced(struct rfs *fs, const char *old, size_t oldlen, const char
 	return -ECANCELED;
 }
 
+/* The text from before a change, whole: for the rare ways out (an undo,
+ * a raced write). NULL: no memory. */
+static char *text_before(const struct history_change *c, size_t *len)
+{
+	*len = c->at + c->oldn + c->tail;
+	char *t = malloc(*len + 1);
+	if (!t)
+		return NULL;
+	memcpy(t, c->new, c->at);
+	memcpy(t + c->at, c->old, c->oldn);
+	memcpy(t + c->at + c->oldn, c->new + c->newlen - c->tail, c->tail);
+	t[*len] = '\0';
+	return t;
+}
+
+/* Put the document back to the text before c after a change that did not
+ * happen. */
+static void undo_change(struct rfs *fs, const struct history_change *c)
+{
+	size_t len;
+	char *old = text_before(c, &len);
+	if (old) {
+		undo(fs, old, len);
+	} else {
+		fs->disk.id.size = -1; /* as undo() does when out of memory */
+		history_free(fs);
+	}
+	free(old);
+}
+
 static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 {
 	int r = txn_refresh(fs);
@@ -339,45 +369,71 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 		return rfs_error(fs, -EIO, path, "config.toml on disk cannot be used (%s); nothing was changed",
 				 fs->disk_error[0] ? fs->disk_error : strerror(-r));
 	/* fn edits the document itself (no copy of a 1 MB document's index
-	 * per change); the old bytes are what undoes it and what history
-	 * keeps the difference to */
-	size_t oldlen, newlen;
-	const char *cur = toml_text(fs->doc, &oldlen);
-	char *old = malloc(oldlen + 1);
-	if (!old)
-		return rfs_error(fs, -ENOMEM, path, "out of memory");
-	memcpy(old, cur, oldlen + 1);
-	toml_doc *work = fs->doc;
+	 * per change), and the document's journal keeps the bytes each edit
+	 * replaced (no copy of its text either): they are what undoes it and
+	 * what history keeps the difference to */
+	toml_doc *before = fs->doc, *work = fs->doc;
+	toml_journal_start(work);
 	uint64_t version = toml_version(work);
 	char why[512] = "";
 	fs->names.in_txn++;
 	r = fn(fs, &work, arg, why, sizeof(why));
 	fs->names.in_txn--;
-	bool replaced = work != fs->doc;
+	bool replaced = work != before;
+	struct toml_delta d = {0, 0, NULL, 0};
+	struct history_change c;
+	size_t newlen;
+	const char *new = toml_text(work, &newlen);
 	if (replaced) {
-		/* fn made a new document (a whole-file write) and freed ours */
-		fs->doc = NULL;
-		same_document(fs, work);
-		names_replaced(fs);
+		/* fn made a new document (a whole-file write) and left ours:
+		 * its text is the one before */
+		toml_journal_stop(before);
+		size_t oldn;
+		const char *old = toml_text(before, &oldn);
+		c = (struct history_change){new, newlen, 0, 0, old, oldn};
+	} else {
+		int jr = toml_journal_delta(work, &d);
+		toml_journal_stop(work);
+		if (jr < 0) {
+			/* edited, and what it replaced cannot be told: read
+			 * CONFIG (still the old version) again */
+			fs->disk.id.size = -1;
+			history_free(fs);
+			return rfs_error(fs, -ENOMEM, path, "out of memory");
+		}
+		c = (struct history_change){new, newlen, d.at, d.tail, d.old, d.oldn};
 	}
 	if (r < 0) {
-		undo(fs, old, oldlen);
-		free(old);
+		if (replaced)
+			toml_free(work); /* not kept: ours stays */
+		else
+			undo_change(fs, &c);
+		free(d.old);
 		return rfs_error(fs, r, path, "%s", why[0] ? why : strerror(-r));
 	}
-	const char *new = toml_text(fs->doc, &newlen);
-	if (!replaced && toml_version(work) == version) {
-		free(old); /* nothing was edited (the value was already that) */
-		return 0;
+	if (replaced) {
+		/* the old document goes once the change is made or undone;
+		 * meanwhile it is fs->doc no more */
+		fs->doc = work;
+		names_replaced(fs);
 	}
-	if (oldlen == newlen && !memcmp(old, new, newlen)) {
-		free(old);
+	bool same = c.oldn == newlen - c.at - c.tail && !memcmp(c.old, new + c.at, c.oldn);
+	if ((!replaced && toml_version(work) == version) || same) {
+		/* nothing was edited (the value was already that) */
+		if (replaced)
+			toml_free(before);
+		free(d.old);
 		return 0;
 	}
 	r = commit(fs, new, newlen);
 	if (r == COMMIT_RACED) {
-		r = take_raced(fs, old, oldlen, path);
+		size_t oldlen;
+		char *old = text_before(&c, &oldlen);
+		r = old ? take_raced(fs, old, oldlen, path) : rfs_error(fs, -ENOMEM, path, "out of memory");
 		free(old);
+		if (replaced)
+			toml_free(before);
+		free(d.old);
 		return r;
 	}
 	if (r == COMMIT_NOT_DURABLE) {
@@ -388,8 +444,15 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 		r = 0;
 	}
 	if (r < 0) {
-		undo(fs, old, oldlen);
-		free(old);
+		if (replaced) {
+			/* ours again: the same bytes as before */
+			fs->doc = before;
+			toml_free(work);
+			names_replaced(fs);
+		} else {
+			undo_change(fs, &c);
+		}
+		free(d.old);
 		if (r == -EBUSY)
 			return -EAGAIN;
 		return rfs_error(fs, r, path, "could not write %s: %s; it is unchanged", fs->disk.path,
@@ -399,10 +462,12 @@ static int run_once(struct rfs *fs, const char *path, txn_fn fn, void *arg)
 	 * own: undoing it gives back what it replaced */
 	if (replaced)
 		fs->hist.open = false;
-	history_push(fs, old, oldlen, new, newlen);
-	if (replaced)
+	history_push(fs, &c);
+	if (replaced) {
 		fs->hist.open = false;
-	free(old);
+		toml_free(before);
+	}
+	free(d.old);
 	fs->generation++;
 	reload_changed(&fs->reload);
 	fs->config_existed = true;

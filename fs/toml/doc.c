@@ -230,10 +230,84 @@ int toml_parse(const char *text, size_t len, toml_doc **out, toml_error *err)
 	return 0;
 }
 
+void toml_journal_stop(toml_doc *doc)
+{
+	for (uint32_t i = 0; i < doc->j.n; i++)
+		free(doc->j.v[i].removed);
+	free(doc->j.v);
+	memset(&doc->j, 0, sizeof(doc->j));
+}
+
+void toml_journal_start(toml_doc *doc)
+{
+	toml_journal_stop(doc);
+	doc->j.on = true;
+}
+
+int doc_journal(toml_doc *d, size_t start, size_t rem, size_t ins, size_t len_after)
+{
+	struct journal *j = &d->j;
+	if (!j->on)
+		return 0;
+	if (j->n == j->cap) {
+		uint32_t cap = j->cap ? j->cap * 2 : 4;
+		struct jentry *v = realloc(j->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		j->v = v;
+		j->cap = cap;
+	}
+	char *removed = malloc(rem ? rem : 1);
+	if (!removed)
+		return -ENOMEM;
+	memcpy(removed, d->text + start, rem);
+	j->v[j->n++] = (struct jentry){(uint32_t)start, (uint32_t)rem, (uint32_t)ins, (uint32_t)len_after,
+				       removed};
+	return 0;
+}
+
+/* Every byte before `at` and the last `tail` bytes are as they were at
+ * the start: the splices are undone, last first, on what is between. */
+int toml_journal_delta(const toml_doc *doc, struct toml_delta *out)
+{
+	const struct journal *j = &doc->j;
+	size_t at = doc->len, tail = doc->len;
+	for (uint32_t i = 0; i < j->n; i++) {
+		const struct jentry *e = &j->v[i];
+		size_t after = (size_t)e->len_after - e->start - e->ins;
+		if (e->start < at)
+			at = e->start;
+		if (after < tail)
+			tail = after;
+	}
+	if (!j->n)
+		at = doc->len, tail = 0;
+	size_t n = doc->len - at - tail, cap = n;
+	for (uint32_t i = 0; i < j->n; i++)
+		cap += j->v[i].rem; /* enough for every step back */
+	char *b = malloc(cap ? cap : 1);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, doc->text + at, n);
+	for (uint32_t i = j->n; i-- > 0;) {
+		const struct jentry *e = &j->v[i];
+		size_t s = e->start - at;
+		memmove(b + s + e->rem, b + s + e->ins, n - s - e->ins);
+		memcpy(b + s, e->removed, e->rem);
+		n = n - e->ins + e->rem;
+	}
+	out->at = at;
+	out->tail = tail;
+	out->old = b;
+	out->oldn = n;
+	return 0;
+}
+
 void toml_free(toml_doc *doc)
 {
 	if (!doc)
 		return;
+	toml_journal_stop(doc);
 	doc_clear(doc);
 	free(doc->text);
 	free(doc);
@@ -261,6 +335,7 @@ int toml_clone(const toml_doc *doc, toml_doc **out)
 	if (!d)
 		return -ENOMEM;
 	*d = *doc;
+	memset(&d->j, 0, sizeof(d->j));
 	d->text = dup_mem(doc->text, (size_t)doc->len + 1);
 	d->nodes = dup_mem(doc->nodes, sizeof(*d->nodes) * doc->nnodes);
 	d->cap = doc->nnodes;

@@ -59,10 +59,31 @@ static int apply(toml_doc *d, struct splice *sp, size_t n, toml_error *err)
 				  perr.msg);
 		return r == -ENOMEM ? r : -EINVAL;
 	}
+	/* the journal: each splice where it lands once those before it
+	 * are made */
+	int64_t moved = 0;
+	size_t len = d->len;
+	uint32_t had = d->j.n;
+	for (size_t i = 0; i < n && d->j.on; i++) {
+		size_t start = (size_t)((int64_t)sp[i].start + moved), rem = sp[i].end - sp[i].start;
+		len = len - rem + sp[i].len;
+		/* the removed bytes are read from the old text at its own
+		 * offset: record with the unmoved start, then move it */
+		if ((r = doc_journal(d, sp[i].start, rem, sp[i].len, len)) < 0) {
+			while (d->j.n > had)
+				free(d->j.v[--d->j.n].removed); /* the edit is not made */
+			toml_free(nd);
+			return r;
+		}
+		d->j.v[d->j.n - 1].start = (uint32_t)start;
+		moved += (int64_t)sp[i].len - (int64_t)rem;
+	}
 	uint64_t version = d->version, shape = d->shape;
+	struct journal j = d->j;
 	doc_clear(d);
 	free(d->text);
 	*d = *nd;
+	d->j = j;
 	d->version = version + 1;
 	d->shape = shape + 1;
 	free(nd);
@@ -124,6 +145,8 @@ static int splice_scalar(toml_doc *d, uint32_t n, const char *s, size_t len)
 			return -ENOMEM;
 		d->text = t;
 	}
+	if ((r = doc_journal(d, start, end - start, len, newlen)) < 0)
+		return r;
 	memmove(d->text + start + len, d->text + end, d->len - end + 1);
 	memcpy(d->text + start, s, len);
 	int64_t delta = (int64_t)len - (int64_t)(end - start);

@@ -58,6 +58,19 @@ struct slot {
 	uint32_t h;
 };
 
+/* One splice an edit made (toml_journal_*): `rem` old bytes at `start`
+ * became `ins` new ones; the text was `len_after` long after it. */
+struct jentry {
+	uint32_t start, rem, ins, len_after;
+	char *removed;
+};
+
+struct journal {
+	bool on;
+	struct jentry *v;
+	uint32_t n, cap;
+};
+
 struct toml_doc {
 	char *text; /* NUL-terminated */
 	uint32_t len;
@@ -73,6 +86,7 @@ struct toml_doc {
 	uint32_t nsegs, segs_cap;
 	uint32_t *headers; /* header tables and entries, in document order */
 	uint32_t nheaders, headers_cap;
+	struct journal j; /* kept across the reparse of an edit */
 	uint64_t version; /* counts successful edits (toml_version) */
 	uint64_t shape;   /* counts those that reparsed (toml_shape) */
 };
@@ -89,6 +103,10 @@ uint32_t doc_lookup_h(const toml_doc *d, uint32_t parent, const char *key, size_
 int doc_set_key_h(toml_doc *d, uint32_t n, const char *key, size_t klen, uint32_t h);
 int doc_hash_reserve(toml_doc *d, size_t keys);
 void doc_clear(toml_doc *d);
+/* Record that [start, start + rem) of the text now becomes ins bytes and
+ * the text len_after bytes (nothing while the journal is off); -ENOMEM
+ * before anything is changed. */
+int doc_journal(toml_doc *d, size_t start, size_t rem, size_t ins, size_t len_after);
 void set_error(toml_error *err, const char *text, size_t len, size_t off,
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

@@ -12,9 +12,12 @@
  * version k into version k + 1. So every change of the document's text
  * must tell the history:
  *
- *   history_push(fs, old, oldlen, new, newlen)
- *                          our write replaced old by new (new is now the
- *                          document's text); old becomes version 1 —
+ *   history_push(fs, change)
+ *                          our write replaced the text before the change
+ *                          (struct history_change: one range of the new
+ *                          text, which is now the document's, and the
+ *                          bytes it had; no copy of the whole text is
+ *                          needed); the text before becomes version 1 —
  *                          unless it came within a burst (each change
  *                          less than burst= ms after the one before; a
  *                          whole-file write is a burst of its own,
@@ -65,7 +68,16 @@ struct rfs_history {
 	bool open;            /* v[0] is the burst's: changes join it */
 };
 
-void history_push(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
+/* A change of the text, as one range: the text before it is `new` with
+ * [at, newlen - tail) replaced by the oldn bytes at `old`. */
+struct history_change {
+	const char *new;
+	size_t newlen, at, tail;
+	const char *old;
+	size_t oldn;
+};
+
+void history_push(struct rfs *fs, const struct history_change *c);
 void history_outside(struct rfs *fs, const char *old, size_t oldlen, const char *new, size_t newlen);
 bool history_in_burst(struct rfs *fs);
 int history_text(struct rfs *fs, int n, struct buf *out);

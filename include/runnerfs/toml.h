@@ -127,6 +127,26 @@ uint64_t toml_shape(const toml_doc *doc);
  * lines written by edits use it. */
 const char *toml_eol(const toml_doc *doc);
 
+/* What edits changed, without a copy of the text from before them (a
+ * transaction's undo and history, txn.h):
+ *   toml_journal_start(doc)   record, from now on, the bytes each edit
+ *                             replaces (an edit fails with -ENOMEM, and
+ *                             changes nothing, if they cannot be kept)
+ *   toml_journal_delta(doc, &d)
+ *                             the text from before the start is the text
+ *                             now with [d.at, len - d.tail) replaced by
+ *                             d.old (d.oldn bytes, malloc'd: free it)
+ *   toml_journal_stop(doc)    forget it (toml_free does too)
+ * A clone does not record. */
+struct toml_delta {
+	size_t at, tail;
+	char *old;
+	size_t oldn;
+};
+void toml_journal_start(toml_doc *doc);
+int toml_journal_delta(const toml_doc *doc, struct toml_delta *d);
+void toml_journal_stop(toml_doc *doc);
+
 /* ---- read ---- */
 
 size_t toml_node_count_all(const toml_doc *doc); /* every node, for sizing */

@@ -9,8 +9,9 @@
  *                          it, read it again (the runner rewrites its own
  *                          file; `gitlab-runner register` appends to it)
  *   txn_run(fs, path, fn, arg)
- *                          refresh; hand fn the document to edit (no copy:
- *                          the old bytes are kept instead); if fn succeeds
+ *                          refresh; hand fn the document to edit (no copy,
+ *                          not even of its text: its journal keeps the
+ *                          bytes each edit replaced, toml.h); if fn succeeds
  *                          and the bytes changed, write them to CONFIG
  *                          atomically (commit.h), and keep the difference
  *                          in history. If anything fails, the document is
@@ -31,8 +32,10 @@
  * wrote. So a caller must not keep pointers into the document across
  * txn_run(): the document may have been replaced meanwhile.
  *
- * *work is fs->doc. fn edits it in place, or frees it and puts a new
- * document there (a whole-file write). Caches keyed by the document must
+ * *work is fs->doc. fn edits it in place, or puts a new document there
+ * (a whole-file write) and leaves the old one, which txn_run frees once
+ * the change is made or undone (its text is the version before). A
+ * failing fn must not have replaced it. Caches keyed by the document must
  * also check toml_version(): fn's own lookups see its earlier edits.
  * On failure fn returns -errno with a sentence in why; it need not undo
  * what it did.

@@ -73,7 +73,10 @@ VALUE_IDS = [v[0] for v in VALUES]
 
 
 def chomp(b):
-    return b[:-1] if b.endswith(b"\n") else b
+    """One final line break is not part of a value: "\n", or a Windows
+    editor's "\r\n" (docs/filesystem.md, Values)."""
+    b = b[:-1] if b.endswith(b"\n") else b
+    return b[:-1] if b.endswith(b"\r") else b
 
 
 def utf8(b):
@@ -84,8 +87,12 @@ def utf8(b):
 
 
 def lines_of(text):
-    c = chomp(text)
-    return c.split(b"\n") if c else []
+    """A list: blank lines at its end are not elements, and a line may end
+    in CR LF."""
+    c = text
+    while chomp(c) != c:
+        c = chomp(c)
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in c.split(b"\n")] if c else []
 
 
 def get(d, path):

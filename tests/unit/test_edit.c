@@ -407,10 +407,26 @@ static void run_case1(const struct tcase *c)
 
 	size_t nodes_before = toml_node_count_all(doc);
 	memset(&err, 0, sizeof(err));
+	toml_journal_start(doc);
 	rc = apply(doc, c, n, vals, nvals, &err);
 
 	size_t outlen;
 	const char *out = toml_text(doc, &outlen);
+
+	/* the journal gives back the input, edit made or not */
+	struct toml_delta dl;
+	if (toml_journal_delta(doc, &dl) < 0) {
+		fail_case(c, "toml_journal_delta: out of memory");
+	} else {
+		bool back = dl.at + dl.tail <= outlen && dl.at + dl.oldn + dl.tail == inlen &&
+			    !memcmp(c->in, out, dl.at) && !memcmp(c->in + dl.at, dl.old, dl.oldn) &&
+			    !memcmp(c->in + inlen - dl.tail, out + outlen - dl.tail, dl.tail);
+		if (!back)
+			fail_case(c, "the journal does not give the input back (at %zu, tail %zu, %zu old bytes)",
+				  dl.at, dl.tail, dl.oldn);
+		free(dl.old);
+	}
+	toml_journal_stop(doc);
 
 	if (c->err) {
 		if (rc == 0) {

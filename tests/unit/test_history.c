@@ -38,9 +38,19 @@ static void change(struct rfs *fs, const char *t, int ours)
 	set_text(fs, t);
 	if (ours == 1)
 		fs->hist.open = false; /* the burst before it is over */
-	if (ours)
-		history_push(fs, old, oldlen, t, strlen(t));
-	else
+	if (ours) {
+		/* as a document's journal gives it: one range of the new
+		 * text, maybe wider than where the bytes differ */
+		size_t newlen = strlen(t), p = 0, s = 0;
+		while (p < oldlen && p < newlen && old[p] == t[p])
+			p++;
+		while (s < oldlen - p && s < newlen - p && old[oldlen - 1 - s] == t[newlen - 1 - s])
+			s++;
+		p -= (size_t)rand() % (p + 1);
+		s -= (size_t)rand() % (s + 1);
+		struct history_change c = {t, newlen, p, s, old + p, oldlen - p - s};
+		history_push(fs, &c);
+	} else
 		history_outside(fs, old, oldlen, t, strlen(t));
 	free(old);
 }

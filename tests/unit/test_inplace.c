@@ -136,8 +136,16 @@ static void check_doc(const char *text, size_t len)
 			}
 			const struct tnode *before = e->nodes;
 			uint64_t version = toml_version(e);
+			toml_journal_start(e);
 			if (toml_set(e, n, &values[vi], NULL) == 0 && toml_version(e) != version) {
 				n_edits++;
+				/* the journal gives back the text before */
+				struct toml_delta dl = {0, 0, NULL, 0};
+				if (toml_journal_delta(e, &dl) < 0 || dl.at + dl.oldn + dl.tail != len ||
+				    memcmp(text, e->text, dl.at) || memcmp(text + dl.at, dl.old, dl.oldn) ||
+				    memcmp(text + len - dl.tail, e->text + e->len - dl.tail, dl.tail))
+					failf("node %u value %zu: the journal does not give the text back", n, vi);
+				free(dl.old);
 				n_fast += e->nodes == before;
 				toml_doc *f;
 				if (toml_parse(e->text, e->len, &f, NULL) < 0)
