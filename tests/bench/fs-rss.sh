@@ -8,7 +8,7 @@
 # mounts a generated config.toml and reads VmHWM (peak RSS) and VmRSS from
 # /proc/PID/status of the daemon: after mounting, after reading every file
 # of the tree once (fs-walk), and after 100 one-key edits (printf > limit,
-# alternating values, each one a commit). Target: VmHWM <= 20 MB at 1000
+# alternating values, each one a commit). Target: VmHWM <= 12 MB at 1000
 # runners.
 set -eu
 # shellcheck source=tests/bench/fs-lib.sh
@@ -16,7 +16,7 @@ set -eu
 shift 2>/dev/null || true
 sizes=${*:-10 1000}
 edits=${BENCH_RSS_EDITS:-100}
-target_kb=20480
+target_kb=12288 # issue 12 (was 20 MB)
 
 kb() {
 	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
@@ -58,5 +58,5 @@ done
 eval "peak=\$hwm_$last"
 ok=0
 [ "$peak" -le $target_kb ] && ok=1
-echo "  peak at $last runners: $(mb "$peak") MB   target <= 20 MB   $(verdict $ok)"
-summary "peak RSS, $last runners" "$(mb "$peak") MB" "<= 20 MB" "$(verdict $ok)"
+echo "  peak at $last runners: $(mb "$peak") MB   target <= 12 MB   $(verdict $ok)"
+summary "peak RSS, $last runners" "$(mb "$peak") MB" "<= 12 MB" "$(verdict $ok)"
