@@ -175,7 +175,7 @@ unsigned long names_next(const struct name_list *l)
 static struct name_list *find_list(struct rfs *fs, const char *dir, size_t dlen)
 {
 	for (size_t i = 0; i < fs->names.n; i++) {
-		struct name_list *l = &fs->names.v[i];
+		struct name_list *l = fs->names.v[i];
 		if (strlen(l->dir) == dlen && !memcmp(l->dir, dir, dlen))
 			return l;
 	}
@@ -224,26 +224,35 @@ static bool fits(const struct name_list *l, char **f, size_t n, bool runners)
 	return true;
 }
 
+/* Each list is an allocation of its own: a list handed out stays where
+ * it is while a listing below it makes more (kcache's walk lists a
+ * runner's services inside the listing of runners/). */
 static struct name_list *new_list(struct rfs *fs)
 {
 	if (fs->names.n == fs->names.cap) {
 		size_t cap = fs->names.cap ? fs->names.cap * 2 : 8;
-		struct name_list *v = realloc(fs->names.v, cap * sizeof(*v));
+		struct name_list **v = realloc(fs->names.v, cap * sizeof(*v));
 		if (!v)
 			return NULL;
 		fs->names.v = v;
 		fs->names.cap = cap;
 	}
-	struct name_list *l = &fs->names.v[fs->names.n++];
-	memset(l, 0, sizeof(*l));
+	struct name_list *l = calloc(1, sizeof(*l));
+	if (l)
+		fs->names.v[fs->names.n++] = l;
 	return l;
 }
 
 static void drop_list(struct rfs *fs, struct name_list *l)
 {
+	size_t i = 0;
+	while (i < fs->names.n && fs->names.v[i] != l)
+		i++;
+	if (i == fs->names.n)
+		return;
 	clear_list(l);
-	size_t i = (size_t)(l - fs->names.v);
-	memmove(l, l + 1, sizeof(*l) * (fs->names.n - i - 1));
+	free(l);
+	memmove(&fs->names.v[i], &fs->names.v[i + 1], sizeof(*fs->names.v) * (fs->names.n - i - 1));
 	fs->names.n--;
 }
 
@@ -336,9 +345,8 @@ void names_removed(struct rfs *fs, const char *dir, size_t idx)
 		return;
 	char *gone = l->names[idx];
 	for (size_t i = fs->names.n; i-- > 0;)
-		if (under(fs->names.v[i].dir, dir, gone))
-			drop_list(fs, &fs->names.v[i]);
-	l = find_list(fs, dir, strlen(dir)); /* drop_list moves lists */
+		if (under(fs->names.v[i]->dir, dir, gone))
+			drop_list(fs, fs->names.v[i]);
 	forget_unnamed(l, gone);
 	free(gone);
 	memmove(&l->names[idx], &l->names[idx + 1], sizeof(char *) * (l->n - idx - 1));
@@ -376,7 +384,7 @@ void names_renamed(struct rfs *fs, const char *dir, size_t idx, const char *name
 	char *old = l->names[idx];
 	size_t dl = strlen(dir), ol = strlen(old);
 	for (size_t i = 0; i < fs->names.n; i++) {
-		struct name_list *s = &fs->names.v[i];
+		struct name_list *s = fs->names.v[i];
 		if (!under(s->dir, dir, old))
 			continue;
 		char *moved;
@@ -416,7 +424,7 @@ void names_copy(struct rfs *fs, const char *from, const char *to)
 	if (!src)
 		return;
 	for (size_t i = 0; i < fs->names.n; i++) {
-		const char *d = fs->names.v[i].dir;
+		const char *d = fs->names.v[i]->dir;
 		if (!strncmp(d, from, fl) && (!d[fl] || d[fl] == '/') && (src[n] = strdup(d)))
 			n++;
 	}
@@ -428,13 +436,11 @@ void names_copy(struct rfs *fs, const char *from, const char *to)
 		if (old)
 			drop_list(fs, old);
 		struct name_list *s = find_list(fs, src[i], strlen(src[i]));
-		size_t at = s ? (size_t)(s - fs->names.v) : 0;
-		struct name_list *l = s ? new_list(fs) : NULL; /* may move the others */
+		struct name_list *l = s ? new_list(fs) : NULL;
 		if (!l) {
 			free(dir);
 			continue;
 		}
-		s = &fs->names.v[at];
 		l->dir = dir;
 		l->epoch = s->epoch;
 		l->names = calloc(s->n ? s->n : 1, sizeof(char *));
@@ -456,8 +462,10 @@ void names_replaced(struct rfs *fs)
 
 void names_free(struct rfs *fs)
 {
-	for (size_t i = 0; i < fs->names.n; i++)
-		clear_list(&fs->names.v[i]);
+	for (size_t i = 0; i < fs->names.n; i++) {
+		clear_list(fs->names.v[i]);
+		free(fs->names.v[i]);
+	}
 	free(fs->names.v);
 	memset(&fs->names, 0, sizeof(fs->names));
 }

@@ -74,7 +74,8 @@ struct name_list {
 };
 
 struct rfs_names {
-	struct name_list *v;
+	struct name_list **v;   /* each its own allocation: names_of's *out
+				 * stays valid while other lists are made */
 	size_t n, cap;
 	uint64_t epoch;  /* bumped by names_replaced */
 	int in_txn;      /* a transaction is editing fs->doc */

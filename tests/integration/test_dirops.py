@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tools import tmount  # noqa: F401 (a fixture)
-from rfs import FIXTURES, fixture, runner_dir_names, single_deletion, toml_loads, wait_for
+from rfs import FIXTURES, fixture, gen_runners, runner_dir_names, single_deletion, toml_loads, wait_for
 
 DUP = b"""concurrent = 4
 check_interval = 0
@@ -692,3 +692,21 @@ def test_the_process_that_made_a_runner_names_it_by_its_directory(runnerfs):
     assert runners_of(m.read_config())[-1]["name"] == "restored"
     m.sh("mkdir runners/other && echo renamed > runners/other/name")  # another process: a rename
     assert runners_of(m.read_config())[-1]["name"] == "renamed"
+
+
+@pytest.mark.parametrize("n", [7, 15, 40, 63])
+def test_a_new_runner_named_and_copied_in_configs_of_many_sizes(runnerfs, n):
+    """The names kept for each listed array (names.h) are made while the
+    walk that drops the kernel's cache lists the arrays around them: with
+    40 runners, naming a new runner made the list of lists grow under the
+    walk, and the daemon read freed memory and died (a new user's find).
+    The sizes cross the points where it grows."""
+    m = runnerfs(gen_runners(n))
+    first = sorted(m.listdir("runners"))[0]
+    m.sh("mkdir runners/a1 && echo foo > runners/a1/name")
+    assert "foo" in m.listdir("runners")
+    r = m.sh("cp -r runners/%s runners/copy-a" % first, check=False)
+    assert "copy-a" in m.listdir("runners"), r.stderr
+    names = [x.get("name") for x in toml_loads(m.read_config())["runners"]]
+    assert names.count("foo") == 1 and names.count("copy-a") == 1, names
+    assert len(m.listdir("runners")) == n + 2

@@ -161,7 +161,7 @@ int main(void)
 	names_removed(&fs, "runners", 0);
 	bool gone = true;
 	for (size_t i = 0; i < fs.names.n; i++)
-		gone &= strncmp(fs.names.v[i].dir, "runners/b/", 10) != 0;
+		gone &= strncmp(fs.names.v[i]->dir, "runners/b/", 10) != 0;
 	check(gone, "lists go with a removed runner");
 
 	names_free(&fs);
