@@ -246,8 +246,7 @@ static int keep_half_password(struct rfs *fs, const struct tree_ref *r, const ch
 	buf_free(&user);
 	if (!no_user)
 		return 0;
-	if (len && text[len - 1] == '\n')
-		len--;
+	len = tree_chomp(text, len);
 	if (memchr(text, '\0', len))
 		return rfs_error(fs, -EINVAL, r->canon, "a credential cannot contain a NUL byte");
 	char *v = strndup(text, len);
@@ -386,12 +385,17 @@ static int runner_name_free(struct rfs *fs, const char *p, const struct runner_a
 	const char *slash = strncmp(p, "runners/", 8) ? NULL : strchr(p + 8, '/');
 	if (ra->idx < 0 || !slash || strcmp(slash, "/name"))
 		return 0;
-	if (len && text[len - 1] == '\n')
-		len--;
+	len = tree_chomp(text, len);
 	struct buf b = BUF_INIT;
 	int rc = 0;
 	if (memchr(text, '\0', len) || tree_encode_name(text, len, &b) < 0 || !b.p || !strcmp(b.p, ra->name))
 		goto out;
+	if (b.len > 255) {
+		/* its directory could not be named so: it would vanish */
+		rc = rfs_error(fs, -ENAMETOOLONG, p,
+			       "a runner's name is its directory's name, at most 255 bytes (this one is %zu)", b.len);
+		goto out;
+	}
 	long other = runner_taken(fs, b.p, text, len, ra->idx);
 	if (other < 0 && fresh_made_by(fs, ra->dir, fs->caller)) {
 		/* the process that made the directory writes its name file: a

@@ -618,6 +618,11 @@ static size_t chomp(const char *text, size_t len)
 	return len;
 }
 
+size_t tree_chomp(const char *text, size_t len)
+{
+	return chomp(text, len);
+}
+
 /* A list's text without its final line breaks: a blank line an editor
  * left at the end is not one more (empty) element. */
 static size_t chomp_lines(const char *text, size_t len)

@@ -121,6 +121,10 @@ int tree_render(const toml_doc *doc, const struct tree_ref *r, struct buf *out);
 int tree_store(toml_doc *doc, const struct tree_ref *r, const char *text, size_t len,
 	       char *why, size_t whylen);
 
+/* The length of text without the one final line break a value's file
+ * ends with ("\n" or "\r\n", docs/filesystem.md "Values"). */
+size_t tree_chomp(const char *text, size_t len);
+
 /* Can `text`, written as one write() from the start of the file, already
  * be rejected (an invalid number or boolean)? 0 or -EINVAL with why. */
 int tree_precheck(const toml_doc *doc, const struct tree_ref *r, const char *text, size_t len,

@@ -710,3 +710,32 @@ def test_a_new_runner_named_and_copied_in_configs_of_many_sizes(runnerfs, n):
     names = [x.get("name") for x in toml_loads(m.read_config())["runners"]]
     assert names.count("foo") == 1 and names.count("copy-a") == 1, names
     assert len(m.listdir("runners")) == n + 2
+
+
+def test_a_name_written_with_crlf_is_checked_like_any(runnerfs):
+    """`name` written by a Windows editor (CR LF) is the same name: taken
+    by another runner, it is refused as `echo` of it is (a new user's
+    find: it went in, and two runners had one directory)."""
+    m = runnerfs(fixture("01-register-docker.toml"))
+    before = m.read_config()
+    err = fails(m, "printf 'docker-dind-02\\r\\n' > runners/shell-03/name")
+    assert "File exists" in err, err
+    assert m.read_config() == before
+    m.sh("printf 'shell-b\\r\\n' > runners/shell-03/name")
+    assert "shell-b" in m.listdir("runners")
+    assert [r.get("name") for r in runners_of(m.read_config())][2] == "shell-b"
+
+
+def test_a_name_too_long_for_a_directory_is_refused(runnerfs):
+    """A runner's name is its directory's name: one longer than 255 bytes
+    would make the runner vanish from the mount, so it is refused with
+    ENAMETOOLONG and a sentence (mv to it is refused by the kernel)."""
+    m = runnerfs(fixture("01-register-docker.toml"))
+    before = m.read_config()
+    errs = m.errors()
+    err = fails(m, "echo %s > runners/shell-03/name" % ("q" * 300))
+    assert "File name too long" in err, err
+    m.wait_error(errs, "runners/shell-03/name", "255 bytes")
+    assert m.read_config() == before
+    m.sh("echo %s > runners/shell-03/name" % ("q" * 255))
+    assert "q" * 255 in m.listdir("runners")
