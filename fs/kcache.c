@@ -398,6 +398,7 @@ static void expand(struct rfs *fs, struct rfs_kcache *kc, struct buf *out)
 			emit_buf(out, v[i] + 1, false);
 			emit_buf(out, "config.toml", false);
 			walk_dir(fs, ".runnerfs", 1, false, emit_buf, out);
+			emit_buf(out, ".runnerfs/history", true); /* a new version */
 		} else if (v[i][0] == '\x02') {
 			struct moved m = {out, v[i] + 1, v[i] + strlen(v[i]) + 1};
 			walk_dir(fs, m.to, INT_MAX, true, emit_moved, &m);

@@ -255,3 +255,18 @@ def test_listing_kept_by_the_kernel_follows_a_change_elsewhere(runnerfs):
     with open(m.path(R1 + "environment"), "w") as f:
         f.write(env)
     assert m.listdir(regs) == before
+
+
+def test_history_listing_follows_each_new_version(runnerfs):
+    """`ls .runnerfs/history`, kept by the kernel, lists each new version
+    at once, also one made by a plain value's edit (a new user found the
+    listing a minute old: that edit did not drop it)."""
+    m = runnerfs(F01, options=["burst=0"])
+    assert m.listdir(".runnerfs/history") == set()
+    assert m.listdir(".runnerfs/history") == set()  # kept now
+    m.sh("echo 5 > concurrent")
+    assert m.listdir(".runnerfs/history") == {"1"}
+    m.sh("echo 6 > concurrent")
+    assert m.listdir(".runnerfs/history") == {"1", "2"}
+    m.sh("echo https://x.example > runners/docker-shared-01/url")
+    assert m.listdir(".runnerfs/history") == {"1", "2", "3"}
