@@ -58,6 +58,8 @@ struct handle {
 			 * the value as it is now, never an older snapshot */
 	uint64_t gen;   /* fs->kc.content_gen when buf was rendered */
 	struct timespec mtime;
+	struct timespec emptied; /* the value's time (node.h) when O_TRUNC
+				  * emptied it, or its last commit since */
 	struct scratch_data *sd; /* a scratch file: reads and writes go here */
 	pid_t pid;               /* who opened it (its commit may come at release) */
 	struct handle *prev, *next; /* every open handle, for unmount */
@@ -520,12 +522,28 @@ static int rfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 
 /* ---- committing ---- */
 
+/* An open(O_TRUNC) that wrote nothing empties the value when it was
+ * opened, as on any filesystem: a write through another open since
+ * (`exec 3> key; echo v > key; exec 3>&-`) came after it and stays. */
+static bool emptied_before_a_write(struct rfs *fs, const struct handle *h)
+{
+	if (!h->truncated || h->wrote || h->resized || h->kind != TK_VALUE)
+		return false;
+	struct timespec now = node_time(fs, h->path);
+	return now.tv_sec != h->emptied.tv_sec || now.tv_nsec != h->emptied.tv_nsec;
+}
+
 static int commit_handle(struct rfs *fs, struct handle *h)
 {
 	if (h->failed)
 		return -EINVAL;
 	if (!h->dirty)
 		return 0;
+	if (emptied_before_a_write(fs, h)) {
+		h->dirty = h->truncated = false;
+		h->flushes = 0;
+		return 0;
+	}
 	int rc = 0;
 	if (h->kind == TK_CTLFILE) {
 		if (h->ctl == CTL_RELOAD) {
@@ -545,6 +563,7 @@ static int commit_handle(struct rfs *fs, struct handle *h)
 	if (rc == 0) {
 		h->dirty = h->wrote = h->truncated = h->resized = false;
 		h->flushes = 0;
+		h->emptied = node_time(fs, h->path);
 		if (h->created) {
 			rfs_map_del(&fs->pending, h->path);
 			h->created = false;
@@ -610,6 +629,7 @@ static int new_handle(struct rfs *fs, const char *p, const struct tree_ref *r, i
 	int rc = 0;
 	if (flags & O_TRUNC) {
 		h->truncated = h->dirty = h->unsynced = true;
+		h->emptied = node_time(fs, p);
 	} else if (r->kind != TK_MISSING) {
 		rc = render(fs, r, &h->buf);
 	}
@@ -1011,7 +1031,8 @@ static int rfs_flush(const char *path, struct fuse_file_info *fi)
 	char why[300];
 	bool created = h->created;
 	bool refused_empty = false;
-	if (!h->failed && h->truncated && !h->wrote && !h->resized && (h->kind == TK_VALUE || h->created))
+	if (!h->failed && h->truncated && !h->wrote && !h->resized && (h->kind == TK_VALUE || h->created) &&
+	    !emptied_before_a_write(fs, h))
 		refused_empty = resolve(fs, h->path, &r) == 0 &&
 				tree_precheck(fs->doc, &r, "\n", 1, why, sizeof(why)) < 0;
 	h->flushes++;

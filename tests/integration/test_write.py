@@ -844,3 +844,25 @@ def test_acl_and_capability_probes_not_eperm(runnerfs):
             with pytest.raises(OSError) as ei:
                 os.getxattr(m.path(rel), name)
             assert ei.value.errno in (errno.ENODATA, errno.EOPNOTSUPP), (rel, name, ei.value)
+
+
+@pytest.mark.parametrize("key,value", [(D1 + "docker/image", "ruby:3.3"), ("concurrent", "5")])
+def test_an_emptying_open_closed_after_a_later_write_keeps_the_write(runnerfs, key, value):
+    """`exec 3> key` empties the file when it opens; a value written after
+    it through another open is the file's content on any filesystem, also
+    once fd 3 is closed with nothing written (it emptied the value, then
+    the write came). A new user found the value emptied (or, for a
+    number, a refusal in .runnerfs/errors) at that close."""
+    m = runnerfs(F01)
+    errs = m.errors()
+    m.sh("exec 3> %s; echo %s > %s; exec 3>&-" % (key, value, key))
+    assert m.read(key) == value.encode() + b"\n"
+    assert m.read_config().count(value.encode()) >= 1
+    # and from Python: two O_TRUNC opens, the second writes and closes first
+    p = str(m.path(key))
+    a = os.open(p, os.O_WRONLY | os.O_TRUNC)
+    with open(p, "w") as f:
+        f.write("7\n" if key == "concurrent" else "ruby:3.4\n")
+    os.close(a)
+    assert m.read(key) == (b"7\n" if key == "concurrent" else b"ruby:3.4\n")
+    assert [e for e in m.errors() if e not in errs] == []
