@@ -4,6 +4,7 @@ real filesystem, and lose nothing; a burst of changes is one history
 version. Each numbered case of the issue has a test; then property tests
 over every fixture and a randomized test against a model."""
 
+import copy
 import os
 import random
 import shutil
@@ -395,10 +396,13 @@ def test_mv_and_cp_of_every_runner(runnerfs, fx):
 
 # ---- random directory operations against a model ------------------------
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_directory_operations(runnerfs, seed):
+@pytest.mark.parametrize("seed,size", [(1, 0), (2, 0), (3, 0), (4, 40), (5, 70)])
+def test_random_directory_operations(runnerfs, seed, size):
+    """size: 0 for the register fixture, else a generated config of that
+    many runners (enough lists of kept names that they are made while
+    others are in use)."""
     rnd = random.Random(seed)
-    data = fixture("01-register-docker.toml")
+    data = gen_runners(size) if size else fixture("01-register-docker.toml")
     m = runnerfs(data, options=["burst=0"])
     model = toml_loads(data)
     names = runner_dir_names(model.get("runners", []))  # the model's own names
@@ -418,7 +422,7 @@ def test_random_directory_operations(runnerfs, seed):
             services.pop(names.pop(i), None)
         elif op == "cp" and "#" not in names[i] and "name" in rs[i]:
             m.sh("cp -r runners/%s runners/%s" % (sh_quote(names[i]), new))
-            rs.append(dict(rs[i], name=new))
+            rs.append(dict(copy.deepcopy(rs[i]), name=new))  # its own tables
             names.append(new)
             if names[i] in services:
                 services[new] = [str(k) for k in range(len(services[names[i]]))]
@@ -450,7 +454,13 @@ def test_random_directory_operations(runnerfs, seed):
             rs[i]["limit"] = step
         if not rs:
             model.pop("runners")
-        assert toml_loads(m.read_config()) == model, (step, op)
+        got = toml_loads(m.read_config())
+        if got != model:
+            grs, mrs = got.get("runners", []), model.get("runners", [])
+            k = next((k for k in range(min(len(grs), len(mrs))) if grs[k] != mrs[k]), None)
+            diff = {key: (grs[k].get(key), mrs[k].get(key)) for key in set(grs[k]) | set(mrs[k])
+                    if grs[k].get(key) != mrs[k].get(key)} if k is not None else (len(grs), len(mrs))
+            raise AssertionError("step %d, %s: runner %s differs (got, model): %r" % (step, op, k, diff))
         assert m.listdir("runners") == set(names), (step, op)
 
 
